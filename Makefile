@@ -1,0 +1,52 @@
+# crm-segments: `make run` builds the warehouse on the bundled sample; `make test` runs every check.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+INSTALLED := $(VENV)/.installed
+
+# Settings read by the pipeline (see README, "Settings"); exported so every child process sees the same ones.
+export CRM_SEGMENTS_RAW_DIR CRM_SEGMENTS_AS_OF CRM_SEGMENTS_DUCKDB
+
+.PHONY: install run test pytest lint format dev sample lock clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "crm-segments needs Python 3.11 (set PYTHON=...)"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/python -m orchestration run
+
+test: lint pytest
+
+pytest: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check orchestration tests
+	$(BIN)/ruff format --check orchestration tests
+	$(BIN)/sqlfluff lint dbt_project
+
+format: $(INSTALLED)
+	$(BIN)/ruff format orchestration tests
+	$(BIN)/ruff check --fix orchestration tests
+	$(BIN)/sqlfluff fix dbt_project
+
+dev: $(INSTALLED)
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1
+
+# Regenerates the bundled sample (deterministic: the same files every time).
+sample: $(INSTALLED)
+	$(BIN)/python -m orchestration.sample_data
+
+# Re-resolves the pinned dependency set after a change to pyproject.toml.
+lock: $(INSTALLED)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+
+clean:
+	rm -rf $(VENV) target logs dbt_packages .pytest_cache

@@ -1,0 +1,73 @@
+{#- Engine-specific SQL lives behind adapter.dispatch so the models run unchanged on DuckDB,
+    Spark and Trino. The default implementations are ANSI / Spark SQL. -#}
+
+{#- True when `expression` matches the regular expression `pattern` (a Python-style literal). -#}
+{% macro regex_matches(expression, pattern) -%}
+    {{ return(adapter.dispatch('regex_matches', 'crm_segments')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_matches(expression, pattern) -%}
+    ({{ expression }} rlike '{{ pattern }}')
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expression, pattern) -%}
+    regexp_full_match({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro trino__regex_matches(expression, pattern) -%}
+    regexp_like({{ expression }}, '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+
+{#- Continuous percentile (linear interpolation between the two nearest ranks), as an aggregate. -#}
+{% macro percentile_cont(expression, fraction) -%}
+    {{ return(adapter.dispatch('percentile_cont', 'crm_segments')(expression, fraction)) }}
+{%- endmacro %}
+
+{% macro default__percentile_cont(expression, fraction) -%}
+    percentile_cont({{ fraction }}) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__percentile_cont(expression, fraction) -%}
+    quantile_cont({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{% macro spark__percentile_cont(expression, fraction) -%}
+    percentile({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+
+{#- A JSON object text of `relation`'s named columns, to keep a raw row readable in the quarantine. -#}
+{% macro json_record(relation, columns) -%}
+    {{ return(adapter.dispatch('json_record', 'crm_segments')(relation, columns)) }}
+{%- endmacro %}
+
+{% macro default__json_record(relation, columns) -%}
+    to_json(named_struct(
+        {%- for column in columns %}
+        '{{ column }}', {{ relation }}.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    ))
+{%- endmacro %}
+
+{% macro duckdb__json_record(relation, columns) -%}
+    cast(to_json(struct_pack(
+        {%- for column in columns %}
+        {{ column }} := {{ relation }}.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    )) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{% macro trino__json_record(relation, columns) -%}
+    json_format(cast(map(
+        array[{% for column in columns %}'{{ column }}'{{ ',' if not loop.last }}{% endfor %}],
+        array[{% for column in columns %}{{ relation }}.{{ column }}{{ ',' if not loop.last }}{% endfor %}]
+    ) as json))
+{%- endmacro %}
+
+
+{#- dbt-duckdb has no safe_cast of its own, and dbt's default is a plain cast that fails the whole
+    query on one bad value; try_cast gives NULL, which staging turns into a quarantine reason. -#}
+{% macro duckdb__safe_cast(field, type) -%}
+    try_cast({{ field }} as {{ type }})
+{%- endmacro %}

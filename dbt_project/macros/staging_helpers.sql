@@ -1,0 +1,56 @@
+{#- Typing helpers for staging: raw columns arrive as text; a value that does not parse becomes
+    NULL here, and each staging model decides whether that quarantines the row or only the field. -#}
+
+{% macro clean_text(column) -%}
+    nullif(trim({{ column }}), '')
+{%- endmacro %}
+
+{% macro clean_lower(column) -%}
+    lower({{ clean_text(column) }})
+{%- endmacro %}
+
+{% macro parse_timestamp(column) -%}
+    {{ dbt.safe_cast(clean_text(column), api.Column.translate_type('timestamp')) }}
+{%- endmacro %}
+
+{% macro parse_date(column) -%}
+    {{ dbt.safe_cast(clean_text(column), 'date') }}
+{%- endmacro %}
+
+{#- Money and quantities: a dot is the only decimal separator the contract allows. -#}
+{% macro parse_decimal(column) -%}
+    {{ dbt.safe_cast(clean_text(column), 'decimal(18, 2)') }}
+{%- endmacro %}
+
+{#- true / false from the spellings CRMs export; anything else is NULL. -#}
+{% macro parse_boolean(column) -%}
+    case
+        when {{ clean_lower(column) }} in ('true', 't', 'yes', 'y', '1', 'да') then true
+        when {{ clean_lower(column) }} in ('false', 'f', 'no', 'n', '0', 'нет') then false
+    end
+{%- endmacro %}
+
+{#- An address we would send to: one @, no spaces, a dotted domain. Input is already trimmed and lower-cased. -#}
+{% macro is_valid_email(column) -%}
+    {{ regex_matches(column, '[^@ ]+@[^@ ]+[.][^@ .]{2,}') }}
+{%- endmacro %}
+
+{#- The first non-null reason in a list of `case when ... then 'reason' end` expressions. -#}
+{% macro first_reason(reasons) -%}
+    coalesce(
+        {%- for reason in reasons %}
+        {{ reason }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- Field-level problems that do not quarantine the row: a comma-separated list of issue names,
+    null when there are none. `checks` is a list of [condition, issue_name]. -#}
+{% macro field_issues(checks) -%}
+    nullif(concat_ws(
+        ','
+        {%- for condition, issue in checks %},
+        case when {{ condition }} then '{{ issue }}' end
+        {%- endfor %}
+    ), '')
+{%- endmacro %}

@@ -1,0 +1,1 @@
+"""crm-segments: the Python side of the warehouse (landing, orchestration, sample data)."""

@@ -1,0 +1,86 @@
+"""Runs dbt in-process against this project with the run's settings."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+from orchestration.settings import PROJECT_DIR, Settings
+
+
+class DbtBuildError(RuntimeError):
+    """dbt reported failures; the message lists each failing node and why."""
+
+
+@contextmanager
+def _environment(overrides: dict[str, str]):
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def dbt_vars(settings: Settings, extra: dict[str, object] | None = None) -> str:
+    return json.dumps({"as_of_date": settings.as_of.isoformat(), **(extra or {})})
+
+
+def dbt_args(command: str, settings: Settings, *more: str, target_path: Path | None = None) -> list[str]:
+    args = [
+        command,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--vars",
+        dbt_vars(settings),
+    ]
+    if target_path is not None:
+        args += ["--target-path", str(target_path)]
+    return args + list(more)
+
+
+def run_dbt(command: str, settings: Settings, *more: str, target_path: Path | None = None) -> dbtRunnerResult:
+    """`dbt <command>` on the warehouse and as-of date of `settings`; raises DbtBuildError on failure."""
+    with _environment(settings.dbt_env()):
+        try:
+            result = dbtRunner().invoke(dbt_args(command, settings, *more, target_path=target_path))
+        finally:
+            _release_warehouse()
+    if not result.success:
+        raise DbtBuildError(_describe_failure(command, result))
+    return result
+
+
+def _release_warehouse() -> None:
+    """Closes the DuckDB database dbt-duckdb keeps open for the process after a run.
+
+    Otherwise this process cannot open the warehouse file again with other settings (read-only for
+    the summary, say), and another process cannot open it at all.
+    """
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+
+
+def _describe_failure(command: str, result: dbtRunnerResult) -> str:
+    if result.exception is not None:
+        return f"dbt {command} failed: {result.exception}"
+    failures: list[str] = []
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(node_result.status)
+        if status in {"error", "fail", "runtime error"}:
+            failures.append(f"  {node_result.node.unique_id}: {status}: {node_result.message}")
+    return f"dbt {command} failed:\n" + ("\n".join(failures) or "  (no node reported; see the dbt log above)")
+

@@ -1,0 +1,68 @@
+"""Run settings, read from environment variables (documented in the README, "Settings")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_RAW_DIR = PROJECT_DIR / "orchestration" / "sample_data" / "raw"
+DEFAULT_DUCKDB_PATH = PROJECT_DIR / "crm_segments.duckdb"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the pipeline cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    raw_dir: Path
+    as_of: date
+    duckdb_path: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, today: date | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            raw_dir=_raw_dir(env.get("CRM_SEGMENTS_RAW_DIR")),
+            as_of=_as_of(env.get("CRM_SEGMENTS_AS_OF"), today or datetime.now(UTC).date()),
+            duckdb_path=_duckdb_path(env.get("CRM_SEGMENTS_DUCKDB")),
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment dbt needs to see the same warehouse and clock as this run."""
+        return {
+            "CRM_SEGMENTS_RAW_DIR": str(self.raw_dir),
+            "CRM_SEGMENTS_AS_OF": self.as_of.isoformat(),
+            "CRM_SEGMENTS_DUCKDB": str(self.duckdb_path),
+        }
+
+
+def _raw_dir(value: str | None) -> Path:
+    if not value:
+        return DEFAULT_RAW_DIR
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise SettingsError(f"CRM_SEGMENTS_RAW_DIR={value!r} is not a folder (it should hold customers.csv, …)")
+    return path
+
+
+def _as_of(value: str | None, today: date) -> date:
+    if not value:
+        return today
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise SettingsError(f"CRM_SEGMENTS_AS_OF={value!r} is not a date written YYYY-MM-DD") from None
+
+
+def _duckdb_path(value: str | None) -> Path:
+    if not value:
+        return DEFAULT_DUCKDB_PATH
+    path = Path(value).expanduser().resolve()
+    if path.is_dir():
+        raise SettingsError(f"CRM_SEGMENTS_DUCKDB={value!r} is a folder; it should name the warehouse file")
+    return path
