@@ -18,7 +18,7 @@ class DbtBuildError(RuntimeError):
 
 
 @contextmanager
-def _environment(overrides: dict[str, str]):
+def environment(overrides: dict[str, str]):
     saved = {key: os.environ.get(key) for key in overrides}
     os.environ.update(overrides)
     try:
@@ -35,7 +35,13 @@ def dbt_vars(settings: Settings, extra: dict[str, object] | None = None) -> str:
     return json.dumps({"as_of_date": settings.as_of.isoformat(), **(extra or {})})
 
 
-def dbt_args(command: str, settings: Settings, *more: str, target_path: Path | None = None) -> list[str]:
+def dbt_args(
+    command: str,
+    settings: Settings,
+    *more: str,
+    target_path: Path | None = None,
+    extra_vars: dict[str, object] | None = None,
+) -> list[str]:
     args = [
         command,
         "--project-dir",
@@ -43,18 +49,28 @@ def dbt_args(command: str, settings: Settings, *more: str, target_path: Path | N
         "--profiles-dir",
         str(PROJECT_DIR),
         "--vars",
-        dbt_vars(settings),
+        dbt_vars(settings, extra_vars),
     ]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
     return args + list(more)
 
 
-def run_dbt(command: str, settings: Settings, *more: str, target_path: Path | None = None) -> dbtRunnerResult:
-    """`dbt <command>` on the warehouse and as-of date of `settings`; raises DbtBuildError on failure."""
-    with _environment(settings.dbt_env()):
+def run_dbt(
+    command: str,
+    settings: Settings,
+    *more: str,
+    target_path: Path | None = None,
+    extra_vars: dict[str, object] | None = None,
+) -> dbtRunnerResult:
+    """`dbt <command>` on the warehouse and as-of date of `settings`; raises DbtBuildError on failure.
+
+    `extra_vars` overrides project vars (rfm_method, rfm_bins, …) for this invocation.
+    """
+    with environment(settings.dbt_env()):
         try:
-            result = dbtRunner().invoke(dbt_args(command, settings, *more, target_path=target_path))
+            args = dbt_args(command, settings, *more, target_path=target_path, extra_vars=extra_vars)
+            result = dbtRunner().invoke(args)
         finally:
             _release_warehouse()
     if not result.success:
@@ -83,4 +99,3 @@ def _describe_failure(command: str, result: dbtRunnerResult) -> str:
         if status in {"error", "fail", "runtime error"}:
             failures.append(f"  {node_result.node.unique_id}: {status}: {node_result.message}")
     return f"dbt {command} failed:\n" + ("\n".join(failures) or "  (no node reported; see the dbt log above)")
-

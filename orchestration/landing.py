@@ -40,9 +40,13 @@ class LandedTable:
             return [f"{self.name}: no file; the features that need it come out empty"]
         notes = []
         if self.missing_columns:
-            notes.append(f"{self.source_file}: no column(s) {', '.join(self.missing_columns)}; landed as empty")
+            notes.append(
+                f"{self.source_file}: no column(s) {', '.join(self.missing_columns)}; landed as empty"
+            )
         if self.ignored_columns:
-            notes.append(f"{self.source_file}: column(s) {', '.join(self.ignored_columns)} are not in the contract")
+            notes.append(
+                f"{self.source_file}: column(s) {', '.join(self.ignored_columns)} are not in the contract"
+            )
         return notes
 
 
@@ -76,14 +80,16 @@ def _plan_table(con: duckdb.DuckDBPyConnection, raw_dir: Path, table: RawTable) 
     if path is None:
         if table.required:
             suffixes = " or ".join(RAW_FILE_SUFFIXES)
-            raise RawDataError(f"{raw_dir}: the required table {table.name!r} is missing ({table.name}{suffixes})")
+            raise RawDataError(
+                f"{raw_dir}: the required table {table.name!r} is missing ({table.name}{suffixes})"
+            )
         return _PlannedTable(table, None, {}, ())
     try:
         described = con.execute(f"describe select * from {_reader_sql(path)}").fetchall()
     except duckdb.Error as error:
         raise RawDataError(f"{path}: cannot be read as {table.name}: {error}") from error
     by_normalised_name: dict[str, str] = {}
-    for (file_column, *_rest) in described:
+    for file_column, *_rest in described:
         normalised = file_column.strip().lower()
         if normalised in by_normalised_name:
             raise RawDataError(f"{path}: column {normalised!r} appears twice")

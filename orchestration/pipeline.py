@@ -30,8 +30,8 @@ def land(settings: Settings) -> list[LandedTable]:
         return land_raw_files(con, settings.raw_dir)
 
 
-def build(settings: Settings) -> None:
-    run_dbt("build", settings)
+def build(settings: Settings, extra_vars: dict[str, object] | None = None) -> None:
+    run_dbt("build", settings, extra_vars=extra_vars)
 
 
 def summarise(settings: Settings, landed: list[LandedTable]) -> RunSummary:
@@ -53,10 +53,10 @@ def summarise(settings: Settings, landed: list[LandedTable]) -> RunSummary:
     return RunSummary(settings, landed, lifecycle, segments, reconciliation, after)
 
 
-def run(settings: Settings) -> RunSummary:
+def run(settings: Settings, extra_vars: dict[str, object] | None = None) -> RunSummary:
     log.info("raw data: %s; as of %s; warehouse: %s", settings.raw_dir, settings.as_of, settings.duckdb_path)
     landed = land(settings)
-    build(settings)
+    build(settings, extra_vars)
     return summarise(settings, landed)
 
 
@@ -69,7 +69,9 @@ def format_summary(summary: RunSummary) -> str:
     for table, raw, staged, quarantined in summary.reconciliation:
         lines.append(f"  {table:<14} {raw:>9} = {staged:>9} + {quarantined:>6}")
     if summary.orders_after_as_of:
-        lines.append(f"  ({summary.orders_after_as_of} staged orders are after the as-of date and not counted)")
+        lines.append(
+            f"  ({summary.orders_after_as_of} staged orders are after the as-of date and not counted)"
+        )
     warnings = [warning for table in summary.landed for warning in table.warnings]
     if warnings:
         lines += ["", "Warnings:"] + [f"  {warning}" for warning in warnings]

@@ -46,7 +46,9 @@ def _raw_dir(value: str | None) -> Path:
         return DEFAULT_RAW_DIR
     path = Path(value).expanduser().resolve()
     if not path.is_dir():
-        raise SettingsError(f"CRM_SEGMENTS_RAW_DIR={value!r} is not a folder (it should hold customers.csv, …)")
+        raise SettingsError(
+            f"CRM_SEGMENTS_RAW_DIR={value!r} is not a folder (it should hold customers.csv, …)"
+        )
     return path
 
 

@@ -9,8 +9,25 @@
     lower({{ clean_text(column) }})
 {%- endmacro %}
 
+{#- A UTC timestamp. A trailing offset (Z, +03:00, -0500) is honoured: the value is converted to UTC
+    instead of the offset being dropped. -#}
 {% macro parse_timestamp(column) -%}
-    {{ dbt.safe_cast(clean_text(column), api.Column.translate_type('timestamp')) }}
+    {{ return(adapter.dispatch('parse_timestamp', 'crm_segments')(clean_text(column))) }}
+{%- endmacro %}
+
+{% macro default__parse_timestamp(text) -%}
+    {{ dbt.safe_cast(text, api.Column.translate_type('timestamp')) }}
+{%- endmacro %}
+
+{% macro duckdb__parse_timestamp(text) -%}
+    case
+        when {{ regex_matches(
+            'lower(' ~ text ~ ')',
+            '.*[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?(z|[+-][0-9]{2}(:?[0-9]{2})?)$'
+        ) }}
+            then try_cast({{ text }} as timestamptz) at time zone 'UTC'
+        else try_cast({{ text }} as timestamp)
+    end
 {%- endmacro %}
 
 {% macro parse_date(column) -%}

@@ -2,9 +2,8 @@
 -- Together with the staging models this accounts for every landed row (see raw_row_reconciliation).
 {% set tables = ['customers', 'orders', 'order_items', 'email_events', 'campaigns'] %}
 
-with
-{% for table in tables %}
-{{ table }} as (
+with unioned as (
+    {% for table in tables %}
     select
         '{{ table }}' as table_name,
         _source_file as source_file,
@@ -13,13 +12,7 @@ with
         raw_record
     from {{ ref('base_crm__' ~ table) }}
     where quarantine_reason is not null
-),
-{% endfor %}
-
-unioned as (
-    {% for table in tables %}
-        select * from {{ table }}
-        {% if not loop.last %}union all{% endif %}
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )
 

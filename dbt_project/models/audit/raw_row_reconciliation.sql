@@ -7,11 +7,11 @@ with manifest as (
 
 staged as (
     {% for table in tables %}
-        select
-            '{{ table }}' as table_name,
-            count(*) as staged_rows
-        from {{ ref('stg_crm__' ~ table) }}
-        {% if not loop.last %}union all{% endif %}
+    select
+        '{{ table }}' as table_name,
+        count(*) as staged_rows
+    from {{ ref('stg_crm__' ~ table) }}
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 

@@ -1,6 +1,8 @@
 -- Per customer with at least one order as of the as-of date: counts and money in the reporting
 -- currency. Only completed orders count as purchases; refunded and cancelled ones are counted apart,
 -- so `monetary` is net of refunds.
+{% set regular_window_start = dbt.dateadd('day', -1 * var('lifecycle_regular_window_days'), as_of_cutoff()) %}
+
 with orders as (
     select * from {{ ref('int_orders__as_of') }}
 ),
@@ -19,10 +21,7 @@ aggregated as (
         min(ordered_at) as first_order_placed_at,
         sum(
             case
-                when
-                    is_completed
-                    and ordered_at >= {{ dbt.dateadd('day', -1 * var('lifecycle_regular_window_days'), as_of_cutoff()) }}
-                    then 1
+                when is_completed and ordered_at >= {{ regular_window_start }} then 1
                 else 0
             end
         ) as completed_orders_in_regular_window
@@ -45,14 +44,12 @@ final as (
         first_order_at,
         last_order_at,
         first_order_placed_at,
-        case
-            when completed_orders > 0
-                then {{ dbt.datediff('cast(last_order_at as date)', as_of_date(), 'day') }}
-        end as recency_days,
+        -- null without a completed order
+        {{ dbt.datediff('cast(last_order_at as date)', as_of_date(), 'day') }} as recency_days,  -- noqa: LT05
         case
             when completed_orders > 1
                 then
-                    cast({{ dbt.datediff('first_order_at', 'last_order_at', 'day') }} as decimal(18, 2))
+                    cast({{ dbt.datediff('first_order_at', 'last_order_at', 'day') }} as decimal(18, 2))  -- noqa: LT05
                     / (completed_orders - 1)
         end as avg_days_between_orders,
         completed_orders_in_regular_window

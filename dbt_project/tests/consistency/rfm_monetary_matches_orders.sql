@@ -16,7 +16,13 @@ orders as (
     where is_completed
 )
 
-select *
+select
+    rfm.buyers as rfm_buyers,
+    orders.buyers as order_buyers,
+    rfm.orders as rfm_orders,
+    orders.orders as completed_orders,
+    rfm.revenue as rfm_revenue,
+    orders.revenue as order_revenue
 from rfm
 cross join orders
 where

@@ -4,11 +4,11 @@
 
 with raw_counts as (
     {% for table in tables %}
-        select
-            '{{ table }}' as table_name,
-            count(*) as raw_rows
-        from {{ source('crm', table) }}
-        {% if not loop.last %}union all{% endif %}
+    select
+        '{{ table }}' as table_name,
+        count(*) as raw_rows
+    from {{ source('crm', table) }}
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 

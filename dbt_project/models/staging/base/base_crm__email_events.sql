@@ -6,7 +6,10 @@ with source as (
 ),
 
 customers as (
-    select customer_id, email from {{ ref('stg_crm__customers') }}
+    select
+        customer_id,
+        email
+    from {{ ref('stg_crm__customers') }}
 ),
 
 customers_by_email as (

@@ -5,7 +5,10 @@ with source as (
 ),
 
 orders as (
-    select order_id, rate_to_reporting from {{ ref('stg_crm__orders') }}
+    select
+        order_id,
+        rate_to_reporting
+    from {{ ref('stg_crm__orders') }}
 ),
 
 cleaned as (

@@ -1,0 +1,35 @@
+"""dbt seeds, models and snapshots as Dagster assets; dbt tests become asset checks (`dbt build`)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.assets.raw import raw_asset_key
+from orchestration.dbt_project import crm_dbt_project, ensure_manifest
+from orchestration.dbt_runner import dbt_vars, environment
+from orchestration.resources import CrmSettingsResource
+
+
+class CrmDbtTranslator(DagsterDbtTranslator):
+    """Keys are <schema>/<name> (marts/customer_rfm), sources are the raw assets, groups are layers."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(key=raw_asset_key(props["name"]), group_name="raw")
+        layer = "reference" if props["resource_type"] == "seed" else props["schema"]
+        return spec.replace_attributes(key=dg.AssetKey([layer, props["name"]]), group_name=layer)
+
+
+translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(manifest=ensure_manifest(), project=crm_dbt_project, dagster_dbt_translator=translator)
+def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_settings: CrmSettingsResource):
+    settings = crm_settings.for_run(context)
+    # The dbt subprocess inherits the environment: the same warehouse file and clock as the landing.
+    with environment(settings.dbt_env()):
+        yield from dbt.cli(["build", "--vars", dbt_vars(settings)], context=context).stream()

@@ -1,0 +1,54 @@
+"""Raw inputs as assets: the user's files under CRM_SEGMENTS_RAW_DIR, landed into the `raw` schema."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from orchestration.landing import find_raw_file
+from orchestration.pipeline import land
+from orchestration.raw_contract import RAW_TABLES
+from orchestration.resources import CrmSettingsResource
+
+RAW_GROUP = "raw"
+MANIFEST_NAME = "_landing_manifest"
+MANIFEST_DESCRIPTION = "What each landing found: file, row count, missing and ignored columns per table"
+
+
+def raw_asset_key(table_name: str) -> dg.AssetKey:
+    return dg.AssetKey([RAW_GROUP, table_name])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            raw_asset_key(table.name),
+            group_name=RAW_GROUP,
+            description=f"{table.name} from the raw folder, landed as text"
+            + ("" if table.required else " (optional table)"),
+            skippable=False,
+        )
+        for table in RAW_TABLES
+    ]
+    + [dg.AssetSpec(raw_asset_key(MANIFEST_NAME), group_name=RAW_GROUP, description=MANIFEST_DESCRIPTION)],
+    can_subset=False,
+)
+def raw_files(context: dg.AssetExecutionContext, crm_settings: CrmSettingsResource):
+    """Lands every raw file in one transaction; the metadata says how many rows and how fresh."""
+    settings = crm_settings.for_run(context)
+    landed = land(settings)
+    for table in landed:
+        path = find_raw_file(settings.raw_dir, table.name)
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat() if path else None
+        for warning in table.warnings:
+            context.log.warning(warning)
+        yield dg.MaterializeResult(
+            asset_key=raw_asset_key(table.name),
+            metadata={
+                "rows": dg.MetadataValue.int(table.rows),
+                "source_file": dg.MetadataValue.text(table.source_file or "(absent)"),
+                "file_modified_at": dg.MetadataValue.text(modified or "(absent)"),
+                "missing_columns": dg.MetadataValue.text(", ".join(table.missing_columns) or "none"),
+                "as_of_date": dg.MetadataValue.text(settings.as_of.isoformat()),
+            },
+        )
+    yield dg.MaterializeResult(asset_key=raw_asset_key(MANIFEST_NAME), metadata={"tables": len(landed)})

@@ -1,0 +1,18 @@
+"""The Dagster code location of crm-segments: the one `Definitions` entry point."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.assets.dbt import crm_dbt_assets
+from orchestration.assets.raw import raw_files
+from orchestration.jobs import nightly_job
+from orchestration.resources import build_resources
+from orchestration.schedules import build_nightly_schedule
+
+defs = dg.Definitions(
+    assets=[raw_files, crm_dbt_assets],
+    jobs=[nightly_job],
+    schedules=[build_nightly_schedule()],
+    resources=build_resources(),
+)

@@ -1,0 +1,13 @@
+"""The nightly job: every asset, in dependency order (raw → staging → marts → checks → …)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+nightly_job = dg.define_asset_job(
+    name="nightly",
+    selection=dg.AssetSelection.all(),
+    description="Land the raw files, build and test the warehouse, then everything downstream.",
+    # Transient failures (a locked file, a flaky network call) retry with exponential backoff.
+    op_retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+)
