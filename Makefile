@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test pytest lint format dev sample lock clean
+.PHONY: install run replay test pytest lint format dev sample lock clean
 
 install: $(INSTALLED)
 
@@ -18,6 +18,11 @@ $(INSTALLED): requirements.lock pyproject.toml
 
 run: $(INSTALLED)
 	$(BIN)/python -m orchestration run
+
+# Builds the history from the existing order log: make replay FROM=2024-01-01 TO=2024-06-30 STEP=7
+replay: $(INSTALLED)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7] [REBUILD=1]"; exit 2; }
+	$(BIN)/python -m orchestration replay --from $(FROM) --to $(TO) --step $(or $(STEP),1) $(if $(REBUILD),--rebuild-history)
 
 test: lint pytest
 

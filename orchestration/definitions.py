@@ -6,12 +6,13 @@ import dagster as dg
 
 from orchestration.assets.dbt import crm_dbt_assets
 from orchestration.assets.raw import raw_files
+from orchestration.assets.segments import segment_catalog
 from orchestration.jobs import nightly_job
 from orchestration.resources import build_resources
 from orchestration.schedules import build_nightly_schedule
 
 defs = dg.Definitions(
-    assets=[raw_files, crm_dbt_assets],
+    assets=[raw_files, crm_dbt_assets, segment_catalog],
     jobs=[nightly_job],
     schedules=[build_nightly_schedule()],
     resources=build_resources(),

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 
 from orchestration.dbt_runner import run_dbt
 from orchestration.landing import LandedTable, land_raw_files
+from orchestration.segments.catalog import (
+    CompiledCatalog,
+    compile_catalog,
+    land_catalog,
+    load_catalog_file,
+    warehouse_fields,
+)
 from orchestration.settings import Settings
+
+SEGMENTS_TAG = "segments"
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +32,8 @@ class RunSummary:
     rfm_segment_counts: list[tuple[str, int]]
     reconciliation: list[tuple[str, int, int, int]]
     orders_after_as_of: int
+    segment_sizes: list[tuple[str, int]]
+    history_latest: date | None
 
 
 def land(settings: Settings) -> list[LandedTable]:
@@ -31,33 +43,82 @@ def land(settings: Settings) -> list[LandedTable]:
 
 
 def build(settings: Settings, extra_vars: dict[str, object] | None = None) -> None:
-    run_dbt("build", settings, extra_vars=extra_vars)
+    """The marts, then the segment catalogue compiled against them, then segments and history."""
+    run_dbt("build", settings, "--exclude", f"tag:{SEGMENTS_TAG}", extra_vars=extra_vars)
+    compile_segments(settings)
+    run_dbt("build", settings, "--select", f"tag:{SEGMENTS_TAG}", extra_vars=extra_vars)
 
 
-def summarise(settings: Settings, landed: list[LandedTable]) -> RunSummary:
+def compile_segments(settings: Settings) -> CompiledCatalog:
+    """Validates and compiles the segment catalogue for this run's as-of date and lands it."""
+    definitions = load_catalog_file(settings.catalog_path)
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        catalog = compile_catalog(
+            definitions, warehouse_fields(con), settings.as_of, settings.catalog_path.parent / "lists"
+        )
+        land_catalog(con, catalog)
+    return catalog
+
+
+def summarise(settings: Settings) -> RunSummary:
+    """What the warehouse says after a run (read back from it, so any runner can print it)."""
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        lifecycle = con.execute(
-            "select lifecycle_stage, lifecycle_status, count(*) from marts.customer_lifecycle "
-            "group by all order by 1, 3 desc"
-        ).fetchall()
-        segments = con.execute(
-            "select rfm_segment, count(*) from marts.customer_rfm group by all order by 2 desc"
-        ).fetchall()
-        reconciliation = con.execute(
-            "select table_name, raw_rows, staged_rows, quarantined_rows from audit.raw_row_reconciliation "
-            "order by table_name"
-        ).fetchall()
-        (after,) = con.execute(
-            "select count(*) from staging.stg_crm__orders where ordered_on > ?", [settings.as_of]
-        ).fetchone()
-    return RunSummary(settings, landed, lifecycle, segments, reconciliation, after)
+
+        def rows(sql: str, params: list[object] | None = None) -> list[tuple]:
+            return con.execute(sql, params or []).fetchall()
+
+        landed = [
+            LandedTable(name, source_file, count, _split(missing), _split(ignored))
+            for name, source_file, count, missing, ignored in rows(
+                "select table_name, source_file, row_count, missing_columns, ignored_columns "
+                "from raw._landing_manifest order by table_name"
+            )
+        ]
+        return RunSummary(
+            settings=settings,
+            landed=landed,
+            lifecycle_counts=rows(
+                "select lifecycle_stage, lifecycle_status, count(*) from marts.customer_lifecycle "
+                "group by all order by 1, 3 desc"
+            ),
+            rfm_segment_counts=rows(
+                "select rfm_segment, count(*) from marts.customer_rfm group by all order by 2 desc"
+            ),
+            reconciliation=rows(
+                "select table_name, raw_rows, staged_rows, quarantined_rows "
+                "from audit.raw_row_reconciliation order by table_name"
+            ),
+            orders_after_as_of=rows(
+                "select count(*) from staging.stg_crm__orders where ordered_on > ?", [settings.as_of]
+            )[0][0],
+            segment_sizes=rows("select segment_key, members from marts.segment_catalog order by segment_key"),
+            history_latest=rows("select max(as_of_date) from audit.segment_history_runs")[0][0],
+        )
+
+
+def _split(joined: str | None) -> tuple[str, ...]:
+    return tuple(part for part in (joined or "").split(",") if part)
+
+
+def history_latest_date(settings: Settings) -> date | None:
+    """The latest as-of date the history was built for, or None before the first run."""
+    if not settings.duckdb_path.exists():
+        return None
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        found = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'audit' and table_name = 'segment_history_runs'"
+        ).fetchone()[0]
+        if not found:
+            return None
+        return con.execute("select max(as_of_date) from audit.segment_history_runs").fetchone()[0]
 
 
 def run(settings: Settings, extra_vars: dict[str, object] | None = None) -> RunSummary:
     log.info("raw data: %s; as of %s; warehouse: %s", settings.raw_dir, settings.as_of, settings.duckdb_path)
-    landed = land(settings)
+    land(settings)
     build(settings, extra_vars)
-    return summarise(settings, landed)
+    return summarise(settings)
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -79,4 +140,12 @@ def format_summary(summary: RunSummary) -> str:
     lines += [f"  {stage:<6} {status:<14} {count:>8}" for stage, status, count in summary.lifecycle_counts]
     lines += ["", "Buyers per RFM segment"]
     lines += [f"  {segment or '(unmapped)':<22} {count:>8}" for segment, count in summary.rfm_segment_counts]
+    lines += ["", "Segment sizes (marts.segment_catalog)"]
+    lines += [f"  {key:<32} {count:>8}" for key, count in summary.segment_sizes]
+    if summary.history_latest and summary.history_latest > summary.settings.as_of:
+        lines += [
+            "",
+            f"History not updated: it already runs to {summary.history_latest}, after this as-of date "
+            "(the marts above do show this date).",
+        ]
     return "\n".join(lines)

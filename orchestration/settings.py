@@ -11,6 +11,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_RAW_DIR = PROJECT_DIR / "orchestration" / "sample_data" / "raw"
 DEFAULT_DUCKDB_PATH = PROJECT_DIR / "crm_segments.duckdb"
+DEFAULT_CATALOG_PATH = PROJECT_DIR / "dbt_project" / "segments" / "catalog.yml"
 
 
 class SettingsError(ValueError):
@@ -22,6 +23,7 @@ class Settings:
     raw_dir: Path
     as_of: date
     duckdb_path: Path
+    catalog_path: Path = DEFAULT_CATALOG_PATH
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, today: date | None = None) -> Settings:
@@ -30,6 +32,7 @@ class Settings:
             raw_dir=_raw_dir(env.get("CRM_SEGMENTS_RAW_DIR")),
             as_of=_as_of(env.get("CRM_SEGMENTS_AS_OF"), today or datetime.now(UTC).date()),
             duckdb_path=_duckdb_path(env.get("CRM_SEGMENTS_DUCKDB")),
+            catalog_path=_catalog_path(env.get("CRM_SEGMENTS_CATALOG")),
         )
 
     def dbt_env(self) -> dict[str, str]:
@@ -67,4 +70,15 @@ def _duckdb_path(value: str | None) -> Path:
     path = Path(value).expanduser().resolve()
     if path.is_dir():
         raise SettingsError(f"CRM_SEGMENTS_DUCKDB={value!r} is a folder; it should name the warehouse file")
+    return path
+
+
+def _catalog_path(value: str | None) -> Path:
+    if not value:
+        return DEFAULT_CATALOG_PATH
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise SettingsError(
+            f"CRM_SEGMENTS_CATALOG={value!r} is not a file (it should be a segment catalogue YAML)"
+        )
     return path

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from orchestration import pipeline
-from orchestration.settings import Settings
+from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_RAW_DIR = FIXTURES / "tiny"
@@ -38,9 +38,11 @@ def build_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuildWarehouse:
         as_of: date = TINY_AS_OF,
         duckdb_path: Path | None = None,
         extra_vars: dict[str, object] | None = None,
+        catalog_path: Path = DEFAULT_CATALOG_PATH,
     ) -> Path:
         path = duckdb_path or tmp_path_factory.mktemp("warehouse") / "crm.duckdb"
-        pipeline.run(Settings(raw_dir=raw_dir, as_of=as_of, duckdb_path=path), extra_vars=extra_vars)
+        settings = Settings(raw_dir=raw_dir, as_of=as_of, duckdb_path=path, catalog_path=catalog_path)
+        pipeline.run(settings, extra_vars=extra_vars)
         return path
 
     return build

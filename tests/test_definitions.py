@@ -39,7 +39,14 @@ def test_nightly_job_materialises_every_asset(tmp_path: Path, monkeypatch: pytes
     result = defs.resolve_job_def("nightly").execute_in_process(tags={AS_OF_TAG: "2024-06-30"})
     assert result.success
     materialised = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-    assert {"raw/orders", "marts/customer_rfm", "marts/dim_customers"} <= materialised
+    assert {
+        "raw/orders",
+        "marts/customer_rfm",
+        "marts/dim_customers",
+        "raw/_segment_catalog",
+        "marts/segment_membership",
+        "marts/segment_membership_history",
+    } <= materialised
     assert query(warehouse, "select count(*), max(as_of_date) from marts.customer_rfm") == [
         (4, datetime(2024, 6, 30).date())
     ]

@@ -32,4 +32,8 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
     settings = crm_settings.for_run(context)
     # The dbt subprocess inherits the environment: the same warehouse file and clock as the landing.
     with environment(settings.dbt_env()):
-        yield from dbt.cli(["build", "--vars", dbt_vars(settings)], context=context).stream()
+        yield from dbt.cli(
+            # Buildable: a subset run must not pull in a test whose other parent is in a later subset.
+            ["build", "--indirect-selection", "buildable", "--vars", dbt_vars(settings)],
+            context=context,
+        ).stream()

@@ -1,0 +1,17 @@
+{#- A whole number 0..9999 from a text expression, the same on every run and engine release:
+    the first 8 hex digits of its MD5, modulo 10000. Used for holdout groups. -#}
+{% macro stable_bucket(expression) -%}
+    {{ return(adapter.dispatch('stable_bucket', 'crm_segments')(expression)) }}
+{%- endmacro %}
+
+{% macro default__stable_bucket(expression) -%}
+    (cast(conv(substr(md5({{ expression }}), 1, 8), 16, 10) as bigint) % 10000)
+{%- endmacro %}
+
+{% macro duckdb__stable_bucket(expression) -%}
+    (cast(('0x' || substr(md5({{ expression }}), 1, 8)) as bigint) % 10000)
+{%- endmacro %}
+
+{% macro trino__stable_bucket(expression) -%}
+    (from_base(substr(to_hex(md5(to_utf8({{ expression }}))), 1, 8), 16) % 10000)
+{%- endmacro %}

@@ -1,0 +1,22 @@
+"""Dropping the history tables, for a replay that starts the history again."""
+
+from __future__ import annotations
+
+import duckdb
+
+from orchestration.settings import Settings
+
+HISTORY_TABLES = (
+    "marts.segment_membership_history",
+    "marts.customer_status_history",
+    "marts.customer_record_history",
+    "audit.segment_history_runs",
+)
+
+
+def drop_history(settings: Settings) -> None:
+    if not settings.duckdb_path.exists():
+        return
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        for table in HISTORY_TABLES:
+            con.execute(f"drop table if exists {table}")

@@ -1,0 +1,78 @@
+"""Runs the Dagster nightly job in-process: what `make run` and `make replay` call."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+
+import dagster as dg
+
+from orchestration.pipeline import RunSummary, history_latest_date, summarise
+from orchestration.resources import AS_OF_TAG
+from orchestration.settings import Settings, SettingsError
+
+
+class JobFailedError(RuntimeError):
+    """The nightly job failed; the message names each failing step and why."""
+
+
+def _instance() -> dg.DagsterInstance:
+    # With DAGSTER_HOME set the runs show up in `make dev`'s UI; otherwise nothing is kept on disk.
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def run_nightly(settings: Settings) -> RunSummary:
+    """Materialises every asset of the nightly job as of `settings.as_of`; raises JobFailedError."""
+    from orchestration.definitions import defs  # loading parses the dbt project: only when running
+
+    job = defs.resolve_job_def("nightly")
+    with _instance() as instance:
+        result = job.execute_in_process(
+            instance=instance, tags={AS_OF_TAG: settings.as_of.isoformat()}, raise_on_error=False
+        )
+    if not result.success:
+        raise JobFailedError(_describe_failure(result))
+    return summarise(settings)
+
+
+def _describe_failure(result: dg.ExecuteInProcessResult) -> str:
+    lines = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "no message"
+            if error and error.cause:
+                message += f" ({error.cause.message.strip()})"
+            lines.append(f"  step {event.step_key}: {message}")
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                lines.append(
+                    f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed"
+                )
+    return "the nightly job failed:\n" + ("\n".join(lines) or "  (see the log above)")
+
+
+def replay_dates(start: date, end: date, step_days: int) -> list[date]:
+    if step_days < 1:
+        raise SettingsError(f"STEP={step_days} must be at least 1 day")
+    if end < start:
+        raise SettingsError(f"TO={end} is before FROM={start}")
+    dates = [start + timedelta(days=offset) for offset in range(0, (end - start).days + 1, step_days)]
+    return dates if dates[-1] == end else [*dates, end]
+
+
+def replay(settings: Settings, start: date, end: date, step_days: int) -> list[RunSummary]:
+    """Builds the history for successive past as-of dates, oldest first.
+
+    History only moves forward: a start before the latest recorded date is refused (drop the
+    history first, see `drop_history`) instead of rewriting the past out of order.
+    """
+    latest = history_latest_date(settings)
+    if latest is not None and start < latest:
+        raise SettingsError(
+            f"the history already runs to {latest}; replay from {latest} or later, or start it again "
+            "with --rebuild-history (drops membership, status and record history)"
+        )
+    return [run_nightly(Settings(settings.raw_dir, as_of, settings.duckdb_path, settings.catalog_path))
+            for as_of in replay_dates(start, end, step_days)]  # fmt: skip

@@ -1,0 +1,1 @@
+"""The segment catalogue: analyst-written definitions, validated and compiled to injection-proof SQL."""

@@ -1,0 +1,1 @@
+"""Reverse-ETL: pushes segment membership from the warehouse to the email platforms."""

@@ -1,0 +1,132 @@
+"""The embedded default destination: the current members of one segment as files in a folder.
+
+`<out_dir>/<segment_key>.jsonl` is the state (one `{"email", "fields"}` object a line, sorted by email);
+`<out_dir>/<segment_key>.csv` is the same members as a table (email + one column per field) for people
+and tools that want a spreadsheet. Every call rewrites both atomically (temp file + rename in the same
+folder), so a reader never sees half a file and the files always equal the delivered membership.
+
+Same semantics as the platforms: upsert adds or updates (fields not sent keep their values; a `None`
+value clears the field), remove drops the member, both are idempotent. There are no opt-outs in a file,
+so `fetch_unsubscribes` returns [].
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from orchestration.syncs.destinations.base import (
+    Contact,
+    DeliveryResult,
+    DestinationBase,
+    RowError,
+    Unsubscribe,
+    dedupe_contacts,
+    dedupe_emails,
+    normalize_email,
+)
+
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class FileDestination(DestinationBase):
+    name = "file"
+    _repr_fields = ("out_dir", "segment_key")
+
+    def __init__(self, out_dir: Path | str, segment_key: str) -> None:
+        if not _SAFE_KEY.match(segment_key):
+            raise ValueError(
+                f"segment_key {segment_key!r} is not usable as a file name (letters, digits, _ . -)"
+            )
+        self.out_dir = Path(out_dir)
+        self.segment_key = segment_key
+        self._lock = threading.Lock()
+
+    @property
+    def jsonl_path(self) -> Path:
+        return self.out_dir / f"{self.segment_key}.jsonl"
+
+    @property
+    def csv_path(self) -> Path:
+        return self.out_dir / f"{self.segment_key}.csv"
+
+    def members(self) -> dict[str, dict[str, Any]]:
+        """The delivered members, keyed by normalized email: {"email": as given, "fields": {...}}."""
+        if not self.jsonl_path.exists():
+            return {}
+        members: dict[str, dict[str, Any]] = {}
+        with self.jsonl_path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    row = json.loads(line)
+                    members[normalize_email(row["email"])] = row
+        return members
+
+    def upsert(self, contacts: Sequence[Contact]) -> DeliveryResult:
+        result = DeliveryResult()
+        with self._lock:
+            members = self.members()
+            for contact in dedupe_contacts(contacts):
+                if "@" not in contact.email:
+                    result.errors.append(RowError(contact.email, "upsert", "not an email address"))
+                    continue
+                key = normalize_email(contact.email)
+                fields = dict(members.get(key, {}).get("fields", {}))
+                fields.update(contact.fields)
+                members[key] = {"email": contact.email.strip(), "fields": fields}
+                result.upserted.append(contact.email)
+            self._write(members)
+        return result
+
+    def remove(self, emails: Sequence[str]) -> DeliveryResult:
+        result = DeliveryResult()
+        with self._lock:
+            members = self.members()
+            for email in dedupe_emails(emails):
+                members.pop(normalize_email(email), None)
+                result.removed.append(email)
+            self._write(members)
+        return result
+
+    def fetch_unsubscribes(self, since: datetime | None = None) -> list[Unsubscribe]:
+        """A file has no opt-outs: always []."""
+        return []
+
+    def close(self) -> None:
+        return None
+
+    def _write(self, members: dict[str, dict[str, Any]]) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        ordered = [members[key] for key in sorted(members)]
+        jsonl = "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in ordered)
+        columns = sorted({name for row in ordered for name in row["fields"]})
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["email", *columns])
+        for row in ordered:
+            values = row["fields"]
+            writer.writerow([row["email"], *("" if values.get(c) is None else values[c] for c in columns)])
+        _atomic_write(self.csv_path, buffer.getvalue())
+        _atomic_write(self.jsonl_path, jsonl)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,300 @@
+"""Mailchimp Marketing API v3: segment membership as a tag on one audience (list).
+
+upsert: `POST /lists/{list_id}` (batch subscribe/update, ≤500 members, `update_existing: true`), then
+        `POST /lists/{list_id}/members/{hash}/tags` with the tag `active` for every member that landed.
+remove: the same tags endpoint with the tag `inactive`. The member stays on the audience, subscribed
+        or not as before: removing someone from a segment is not an opt-out.
+
+Opt-outs are never overridden: members are sent with `status_if_new` only, never `status`, so an
+existing unsubscribed or cleaned member keeps that status while their merge fields are updated.
+(The batch endpoint accepts `status_if_new` per member — it is in Mailchimp's generated SDK types.)
+
+Status codes: 401 → `DestinationAuthError`. 403 is ambiguous on Mailchimp: with a problem+json body it
+is a permission answer (revoked key, disabled account, wrong data centre) → `DestinationAuthError`;
+a *bare* 403 (no problem document) is how heavy throttling has been reported, so it is retried like a
+429, and if it persists the run ends with `DestinationUnavailableError`, naming the bare 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from orchestration.syncs.destinations.base import (
+    BatchOutcome,
+    Contact,
+    DeliveryResult,
+    DestinationAuthError,
+    DestinationBase,
+    DestinationError,
+    FieldValue,
+    Operation,
+    RowError,
+    Unsubscribe,
+    chunks,
+    dedupe_contacts,
+    dedupe_emails,
+    finish,
+    normalize_email,
+    run_bounded,
+    scrub,
+)
+from orchestration.syncs.destinations.retry import (
+    Clock,
+    Retrier,
+    RetriesExhausted,
+    RetryPolicy,
+    Sleep,
+    default_retryable,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_MEMBERS = 500  # documented limit of POST /lists/{list_id}
+MAX_PAGE_SIZE = 1000  # documented maximum `count` of list endpoints
+MAX_CONNECTIONS = 10  # documented: 10 simultaneous connections per user, more → 429
+
+
+def subscriber_hash(email: str) -> str:
+    # MD5 is Mailchimp's addressing scheme here, not a security measure (and FIPS builds need the flag).
+    return hashlib.md5(normalize_email(email).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def base_url_for_key(api_key: str) -> str:
+    """`…-us10` → `https://us10.api.mailchimp.com/3.0`; the data centre is the key's suffix."""
+    _, sep, dc = api_key.rpartition("-")
+    if not sep or not dc.isalnum():
+        raise ValueError("Mailchimp API key has no data-centre suffix (expected '<key>-<dc>', e.g. '-us10')")
+    return f"https://{dc}.api.mailchimp.com/3.0"
+
+
+class MailchimpDestination(DestinationBase):
+    name = "mailchimp"
+    _repr_fields = ("list_id", "tag", "base_url")
+
+    def __init__(
+        self,
+        api_key: str,
+        list_id: str,
+        tag: str,
+        base_url: str | None = None,
+        *,
+        status_if_new: str = "subscribed",
+        batch_size: int = MAX_BATCH_MEMBERS,
+        max_connections: int = MAX_CONNECTIONS,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.time,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH_MEMBERS:
+            raise ValueError(f"batch_size must be 1..{MAX_BATCH_MEMBERS}, got {batch_size}")
+        if status_if_new not in ("subscribed", "pending", "transactional"):
+            # "pending" makes Mailchimp send its double opt-in mail to new members; "cleaned" is not settable.
+            raise ValueError(
+                f"status_if_new must be subscribed, pending or transactional, got {status_if_new!r}"
+            )
+        if not 1 <= max_connections <= MAX_CONNECTIONS:
+            raise ValueError(f"max_connections must be 1..{MAX_CONNECTIONS}, got {max_connections}")
+        self._api_key = api_key
+        self.list_id = list_id
+        self.tag = tag
+        self.base_url = (base_url or base_url_for_key(api_key)).rstrip("/")
+        self.status_if_new = status_if_new
+        self.batch_size = batch_size
+        self.max_connections = max_connections
+        self._retrier = Retrier(retry, sleep=sleep, clock=clock)
+        # The pool limit is the hard guarantee for the 10-connection rule; the thread count matches it.
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=httpx.BasicAuth("crm-segments", api_key),
+            timeout=httpx.Timeout(timeout, pool=None),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            headers={"Accept": "application/json"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- upsert -----------------------------------------------------------------------------------
+
+    def upsert(self, contacts: Sequence[Contact]) -> DeliveryResult:
+        unique = dedupe_contacts(contacts)
+        batch_outcomes = run_bounded(
+            self._upsert_batch, list(chunks(unique, self.batch_size)), self.max_connections
+        )
+        landed = [email for outcome in batch_outcomes for email in outcome.done]
+        tag_outcomes = run_bounded(
+            lambda email: self._set_tag(email, "active", "upsert"), landed, self.max_connections
+        )
+        # Members whose batch failed never reach tagging; their outcome carries them as undelivered.
+        outcomes = [
+            BatchOutcome(errors=o.errors, undelivered=o.undelivered, problem=o.problem)
+            for o in batch_outcomes
+        ]
+        return finish(self.name, "upsert", [c.email for c in unique], [*outcomes, *tag_outcomes])
+
+    def _upsert_batch(self, batch: Sequence[Contact]) -> BatchOutcome:
+        body = {
+            "members": [self._member(contact) for contact in batch],
+            "update_existing": True,
+        }
+        emails = [contact.email for contact in batch]
+        try:
+            response = self._send("POST", f"/lists/{self.list_id}", json=body)
+        except RetriesExhausted as exc:
+            return BatchOutcome(undelivered=emails, problem=self._problem(exc))
+        if response.status_code == 404:
+            raise DestinationError(
+                self.name, f"audience {self.list_id!r} not found: {self._detail(response)}"
+            )
+        if response.status_code != 200:
+            reason = self._detail(response)
+            return BatchOutcome(errors=[RowError(email, "upsert", reason) for email in emails])
+        payload = response.json()
+        by_key = {normalize_email(email): email for email in emails}
+        errors: dict[str, RowError] = {}
+        for item in payload.get("errors") or []:
+            key = normalize_email(str(item.get("email_address", "")))
+            if key in by_key:
+                reason = str(item.get("error") or item.get("error_code") or "rejected")
+                if item.get("field"):
+                    reason += f" ({item['field']}: {item.get('field_message', '')})"
+                errors[key] = RowError(by_key[key], "upsert", reason)
+        accepted = {
+            normalize_email(str(member.get("email_address", "")))
+            for member in [*(payload.get("new_members") or []), *(payload.get("updated_members") or [])]
+        }
+        done = [email for key, email in by_key.items() if key in accepted and key not in errors]
+        for key, email in by_key.items():
+            if key not in accepted and key not in errors:
+                errors[key] = RowError(email, "upsert", "not acknowledged in Mailchimp's batch answer")
+        return BatchOutcome(done=done, errors=list(errors.values()))
+
+    def _member(self, contact: Contact) -> dict[str, Any]:
+        member: dict[str, Any] = {"email_address": contact.email.strip(), "status_if_new": self.status_if_new}
+        if contact.fields:
+            member["merge_fields"] = {key: _merge_value(value) for key, value in contact.fields.items()}
+        return member
+
+    # --- remove -----------------------------------------------------------------------------------
+
+    def remove(self, emails: Sequence[str]) -> DeliveryResult:
+        unique = dedupe_emails(emails)
+        outcomes = run_bounded(
+            lambda email: self._set_tag(email, "inactive", "remove"), unique, self.max_connections
+        )
+        return finish(self.name, "remove", unique, outcomes)
+
+    def _set_tag(self, email: str, status: str, operation: Operation) -> BatchOutcome:
+        path = f"/lists/{self.list_id}/members/{subscriber_hash(email)}/tags"
+        try:
+            response = self._send("POST", path, json={"tags": [{"name": self.tag, "status": status}]})
+        except RetriesExhausted as exc:
+            return BatchOutcome(undelivered=[email], problem=self._problem(exc))
+        if response.status_code in (200, 204):
+            return BatchOutcome(done=[email])
+        if response.status_code == 404 and status == "inactive":
+            return BatchOutcome(done=[email])  # not on the audience, so certainly not tagged
+        return BatchOutcome(errors=[RowError(email, operation, self._detail(response))])
+
+    # --- unsubscribes -----------------------------------------------------------------------------
+
+    def fetch_unsubscribes(self, since: datetime | None = None) -> list[Unsubscribe]:
+        """Members of the audience now `unsubscribed` or `cleaned`, changed since `since` if given.
+
+        `last_changed` is the time of the member's latest change, which for these statuses is the
+        opt-out or the clean-up (a later merge-field update would move it, hence "at or before").
+        """
+        found: list[Unsubscribe] = []
+        for status in ("unsubscribed", "cleaned"):
+            offset = 0
+            while True:
+                params: dict[str, str | int] = {
+                    "status": status,
+                    "count": MAX_PAGE_SIZE,
+                    "offset": offset,
+                    "fields": "members.email_address,members.status,members.last_changed,total_items",
+                }
+                if since is not None:
+                    params["since_last_changed"] = _iso(since)
+                try:
+                    response = self._send("GET", f"/lists/{self.list_id}/members", params=params)
+                except RetriesExhausted as exc:
+                    raise DestinationError(
+                        self.name, f"could not read unsubscribes: {self._problem(exc)}"
+                    ) from None
+                if response.status_code != 200:
+                    raise DestinationError(
+                        self.name, f"could not read unsubscribes: {self._detail(response)}"
+                    )
+                payload = response.json()
+                members = payload.get("members") or []
+                for member in members:
+                    kind = "cleaned" if member.get("status") == "cleaned" else "unsubscribed"
+                    found.append(
+                        Unsubscribe(member["email_address"], _parse_time(member["last_changed"]), kind)
+                    )
+                offset += len(members)
+                if not members or offset >= int(payload.get("total_items", 0)):
+                    break
+        return found
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self._retrier.call(
+            lambda: self._http.request(method, path, **kwargs), retryable=_retryable, what=f"{method} {path}"
+        )
+        if response.status_code in (401, 403):
+            raise DestinationAuthError(
+                self.name, f"the API key was refused (HTTP {response.status_code}: {self._detail(response)})"
+            )
+        return response
+
+    def _detail(self, response: httpx.Response) -> str:
+        try:
+            problem = response.json()
+        except ValueError:
+            return scrub(f"HTTP {response.status_code}", self._api_key)
+        if not isinstance(problem, dict):
+            return f"HTTP {response.status_code}"
+        title = problem.get("title") or f"HTTP {response.status_code}"
+        text = f"{title}: {problem.get('detail', '')}".strip()
+        field_errors = problem.get("errors") or []
+        if field_errors:
+            text += " [" + "; ".join(f"{e.get('field')}: {e.get('message')}" for e in field_errors) + "]"
+        return scrub(text, self._api_key)
+
+    def _problem(self, exc: RetriesExhausted) -> str:
+        if isinstance(exc.last, httpx.Response) and exc.last.status_code == 403:
+            return f"{exc.describe()} (bare 403: Mailchimp throttling, or an access block)"
+        return exc.describe()
+
+
+def _retryable(response: httpx.Response) -> bool:
+    if default_retryable(response):
+        return True
+    # A 403 without a problem document is throttling as reported in the field, not a permission answer.
+    return response.status_code == 403 and "problem+json" not in response.headers.get("Content-Type", "")
+
+
+def _merge_value(value: FieldValue) -> str | int | float:
+    # Mailchimp clears a merge field sent as "", which is what a warehouse NULL means here.
+    return "" if value is None else value
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,160 @@
+"""Segments end to end on the tiny fixture: membership, static lists, holdouts, injection, and the
+history built day by day at three as-of dates (values worked out by hand from the fixture)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BuildWarehouse, query
+
+D1, D2, D3 = date(2024, 3, 15), date(2024, 4, 5), date(2024, 6, 30)
+HISTORY_TABLES = (
+    "marts.segment_membership_history",
+    "marts.customer_status_history",
+    "marts.customer_record_history",
+    "audit.segment_history_runs",
+)
+
+
+@pytest.fixture(scope="module")
+def history_warehouse(build_warehouse: BuildWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    warehouse = tmp_path_factory.mktemp("history") / "crm.duckdb"
+    for as_of in (D1, D2, D3):
+        build_warehouse(as_of=as_of, duckdb_path=warehouse)
+    return warehouse
+
+
+def test_membership_intervals_enter_leave_and_reenter(history_warehouse: Path) -> None:
+    rows = query(
+        history_warehouse,
+        "select customer_id, valid_from, valid_to, is_current from marts.segment_membership_history "
+        "where segment_key = 'bought_last_30_days' order by customer_id, valid_from",
+    )
+    # c1's orders: 03-01, 04-15, 05-20, 06-25 → in on 03-15, out on 04-05 (35 days), in again on 06-30.
+    assert rows == [
+        ("c1", D1, D2, False),
+        ("c1", D3, None, True),
+        ("c2", D3, None, True),  # first order 06-01
+    ]
+
+
+def test_daily_sizes_count_members_entries_and_exits(history_warehouse: Path) -> None:
+    rows = query(
+        history_warehouse,
+        "select as_of_date, members, entered, exited from marts.segment_daily_sizes "
+        "where segment_key = 'bought_last_30_days' order by as_of_date",
+    )
+    assert rows == [(D1, 1, 1, 0), (D2, 0, 0, 1), (D3, 2, 2, 0)]
+
+
+def test_transitions_of_rfm_lifecycle_and_exclusive_groups(history_warehouse: Path) -> None:
+    rows = query(
+        history_warehouse,
+        "select customer_id, dimension, from_value, to_value, transitioned_on from marts.segment_transitions "
+        "order by dimension, customer_id",
+    )
+    assert rows == [
+        # c2's last open (2023-12-01) is over 180 days old on 06-30; c1 first opened on 06-01.
+        ("c1", "exclusive_group:weekly_campaign", None, "weekly_newsletter", D3),
+        ("c2", "exclusive_group:weekly_campaign", "weekly_newsletter", None, D3),
+        ("c1", "lifecycle_status", "one_time", "regular", D3),
+        ("c2", "lifecycle_status", "new", "one_time", D3),
+        ("c4", "lifecycle_status", "one_time", "periodic", D3),
+        ("c5", "lifecycle_status", None, "in_work", D3),  # created between D2 and D3
+        ("c1", "rfm_segment", "Promising newcomers", "VIP", D3),
+        ("c2", "rfm_segment", None, "Promising newcomers", D3),
+    ]
+
+
+def test_exclusive_group_gives_each_customer_one_segment(history_warehouse: Path) -> None:
+    rows = query(
+        history_warehouse,
+        "select customer_id, segment_key from marts.segment_membership "
+        "where exclusive_group = 'weekly_campaign' order by customer_id",
+    )
+    # c3 is lapsed (win-back, priority 1); c1 is in the mass-mailing audience (newsletter, priority 3).
+    assert rows == [("c1", "weekly_newsletter"), ("c3", "weekly_winback")]
+
+
+def _history(warehouse: Path) -> dict[str, list[tuple]]:
+    return {table: query(warehouse, f"select * from {table} order by all") for table in HISTORY_TABLES}
+
+
+def test_rerunning_the_latest_date_changes_nothing_and_an_earlier_date_leaves_history_alone(
+    build_warehouse: BuildWarehouse, history_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "copy.duckdb"
+    warehouse.write_bytes(history_warehouse.read_bytes())
+    before = _history(warehouse)
+    build_warehouse(as_of=D3, duckdb_path=warehouse)
+    assert _history(warehouse) == before
+    build_warehouse(as_of=D1, duckdb_path=warehouse)
+    assert _history(warehouse) == before
+    # … while the marts do show that earlier date.
+    assert query(warehouse, "select count(*) from marts.customer_rfm") == [(3,)]
+
+
+@pytest.fixture(scope="module")
+def custom_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("catalog")
+    (folder / "lists").mkdir()
+    (folder / "lists" / "vip_invitees.csv").write_text(
+        "customer_id,email\nc1,\n,ANNA.S@gmail.com\n,ghost@nowhere.ru\nc404,\n", encoding="utf-8"
+    )
+    catalog = {
+        "segments": [
+            {"key": "vip_invitees", "name": "Invitees", "list": "vip_invitees.csv"},
+            {"key": "moscow", "name": "Moscow", "rule": {"city": {"=": "Moscow"}}},
+            {"key": "injected", "name": "Injection", "rule": {"city": {"=": "Moscow' or 1=1 --"}}},
+            {
+                "key": "everyone",
+                "name": "Everyone",
+                "rule": {"customer_id": {"is null": False}},
+                "holdout_share": 0.5,
+            },
+        ]
+    }
+    (folder / "catalog.yml").write_text(yaml.safe_dump(catalog), encoding="utf-8")
+    return folder / "catalog.yml"
+
+
+@pytest.fixture(scope="module")
+def custom_warehouse(build_warehouse: BuildWarehouse, custom_catalog: Path) -> Path:
+    return build_warehouse(catalog_path=custom_catalog)
+
+
+def test_static_list_members_and_unmatched_rows(custom_warehouse: Path) -> None:
+    members = query(
+        custom_warehouse,
+        "select customer_id from marts.segment_membership where segment_key = 'vip_invitees' order by 1",
+    )
+    assert members == [("c1",), ("c2",)]
+    unmatched = query(
+        custom_warehouse,
+        "select source_row, reason from audit.unmatched_static_list_rows order by source_row",
+    )
+    assert unmatched == [(3, "unknown_email"), (4, "unknown_customer")]
+
+
+def test_injection_attempt_matches_nobody_and_breaks_nothing(custom_warehouse: Path) -> None:
+    sizes = dict(query(custom_warehouse, "select segment_key, members from marts.segment_catalog"))
+    assert sizes == {"vip_invitees": 2, "moscow": 1, "injected": 0, "everyone": 8}
+
+
+def test_holdout_is_a_stable_hash_of_segment_and_customer(custom_warehouse: Path) -> None:
+    rows = query(
+        custom_warehouse,
+        "select customer_id, is_holdout from marts.segment_membership "
+        "where segment_key = 'everyone' order by 1",
+    )
+    expected = [
+        (customer_id, int(hashlib.md5(f"everyone|{customer_id}".encode()).hexdigest()[:8], 16) % 10000 < 5000)
+        for customer_id, _ in rows
+    ]
+    assert rows == expected
+    assert {flag for _, flag in rows} == {True, False}
