@@ -8,6 +8,8 @@ nightly_job = dg.define_asset_job(
     name="nightly",
     selection=dg.AssetSelection.all(),
     description="Land the raw files, build and test the warehouse, then everything downstream.",
+    # DuckDB allows one writing process per file: steps run one at a time, in this process.
+    executor_def=dg.in_process_executor,
     # Transient failures (a locked file, a flaky network call) retry with exponential backoff.
     op_retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
 )

@@ -43,13 +43,15 @@ def _describe_failure(result: dg.ExecuteInProcessResult) -> str:
             message = error.message.strip() if error else "no message"
             if error and error.cause:
                 message += f" ({error.cause.message.strip()})"
-            lines.append(f"  step {event.step_key}: {message}")
+            lines.append(f"  step {event.step_key}: " + message.replace("\n", "\n    "))
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
                 lines.append(
                     f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed"
                 )
+                if evaluation.description:
+                    lines += [f"    {line}" for line in evaluation.description.splitlines()]
     return "the nightly job failed:\n" + ("\n".join(lines) or "  (see the log above)")
 
 

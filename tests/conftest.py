@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import duckdb
 import pytest
 
 from orchestration import pipeline
-from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
+from orchestration.settings import DEFAULT_CATALOG_PATH, DEFAULT_RAW_DIR, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_RAW_DIR = FIXTURES / "tiny"
@@ -56,3 +59,33 @@ def tiny_warehouse(build_warehouse: BuildWarehouse) -> Path:
 def query(duckdb_path: Path, sql: str, params: list[object] | None = None) -> list[tuple]:
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+SAMPLE_REPLAY_DATES = (date(2026, 10, 20), date(2026, 11, 20))
+
+
+@dataclass(frozen=True)
+class SampleReplay:
+    warehouse: Path
+    output: str
+
+
+@pytest.fixture(scope="session")
+def sample_replay(tmp_path_factory: pytest.TempPathFactory) -> SampleReplay:
+    """`python -m orchestration replay` over the bundled sample: the real Dagster job, twice.
+
+    The warehouse lives in a folder that doesn't exist yet, so a step that ran before the landing
+    would fail the run. Tests that change it work on a copy.
+    """
+    from orchestration.__main__ import main
+
+    warehouse = tmp_path_factory.mktemp("sample_replay") / "new" / "crm.duckdb"
+    first, last = SAMPLE_REPLAY_DATES
+    environment = {"CRM_SEGMENTS_RAW_DIR": str(DEFAULT_RAW_DIR), "CRM_SEGMENTS_DUCKDB": str(warehouse)}
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(io.StringIO()) as output:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        patch.delenv("CRM_SEGMENTS_AS_OF", raising=False)
+        code = main(["replay", "--from", str(first), "--to", str(last), "--step", str((last - first).days)])
+    assert code == 0, output.getvalue()
+    return SampleReplay(warehouse, output.getvalue())

@@ -10,8 +10,9 @@ import pytest
 
 from orchestration.__main__ import main
 from orchestration.runner import replay, replay_dates
-from orchestration.settings import Settings, SettingsError
-from tests.conftest import TINY_RAW_DIR, query
+from orchestration.segments.catalog import load_catalog_file
+from orchestration.settings import DEFAULT_CATALOG_PATH, Settings, SettingsError
+from tests.conftest import SAMPLE_REPLAY_DATES, TINY_RAW_DIR, SampleReplay, query
 
 
 def test_replay_dates_step_through_and_end_on_the_last_date() -> None:
@@ -48,22 +49,43 @@ def test_bad_settings_exit_non_zero_with_the_reason(
     )
 
 
-def test_replay_runs_the_dagster_job_for_each_date(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    warehouse = tmp_path / "replay.duckdb"
-    monkeypatch.setenv("CRM_SEGMENTS_RAW_DIR", str(TINY_RAW_DIR))
-    monkeypatch.setenv("CRM_SEGMENTS_DUCKDB", str(warehouse))
-    assert main(["replay", "--from", "2024-03-15", "--to", "2024-04-05", "--step", "21"]) == 0
-    output = capsys.readouterr().out
-    assert "Replayed 2 as-of dates from 2024-03-15 to 2024-04-05." in output
-    assert "crm-segments as of 2024-04-05" in output
+def test_replay_runs_the_dagster_job_for_each_date(sample_replay: SampleReplay) -> None:
+    first, last = SAMPLE_REPLAY_DATES
+    assert f"Replayed 2 as-of dates from {first} to {last}." in sample_replay.output
+    assert f"crm-segments as of {last}" in sample_replay.output
+    warehouse = sample_replay.warehouse
     assert query(warehouse, "select as_of_date from audit.segment_history_runs order by 1") == [
-        (date(2024, 3, 15),),
-        (date(2024, 4, 5),),
+        (first,),
+        (last,),
     ]
+    # The open history intervals are exactly the last date's membership.
     assert query(
         warehouse,
-        "select valid_from, valid_to from marts.segment_membership_history "
-        "where segment_key = 'bought_last_30_days' and customer_id = 'c1'",
-    ) == [(date(2024, 3, 15), date(2024, 4, 5))]
+        """
+        select count(*)
+        from (select * from marts.segment_membership_history where is_current) as h
+        full outer join marts.segment_membership as m
+            on h.segment_key = m.segment_key and h.customer_id = m.customer_id
+        where h.customer_id is null or m.customer_id is null
+        """,
+    ) == [(0,)]
+    # Day by day: members on the last date = members on the first + entered - left.
+    sizes = query(
+        warehouse,
+        """
+        select
+            segment_key,
+            sum(case when as_of_date = ? then members end),
+            sum(case when as_of_date = ? then members end),
+            sum(case when as_of_date = ? then entered end),
+            sum(case when as_of_date = ? then exited end)
+        from marts.segment_daily_sizes group by segment_key
+        """,
+        [first, last, last, last],
+    )
+    assert len(sizes) == len(load_catalog_file(DEFAULT_CATALOG_PATH)) > 20
+    assert all(before + entered - exited == after for _, before, after, entered, exited in sizes)
+    closed_on_last = query(
+        warehouse, "select count(*) from marts.segment_membership_history where valid_to = ?", [last]
+    )[0][0]
+    assert closed_on_last == sum(exited for *_, exited in sizes) > 0

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import pytest
 
+from orchestration.checks import build_quality_checks
 from orchestration.definitions import defs
 from orchestration.resources import AS_OF_TAG
-from tests.conftest import TINY_RAW_DIR, query
+from orchestration.segments.catalog import load_catalog_file
+from orchestration.settings import DEFAULT_CATALOG_PATH
+from tests.conftest import SAMPLE_REPLAY_DATES, SampleReplay, query
 
 
 def test_definitions_load_with_layered_asset_keys() -> None:
@@ -32,21 +33,57 @@ def test_nightly_schedule_runs_at_three_moscow_time_for_the_day_before() -> None
     assert request.tags[AS_OF_TAG] == "2026-11-21"
 
 
-def test_nightly_job_materialises_every_asset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    warehouse = tmp_path / "dagster.duckdb"
-    monkeypatch.setenv("CRM_SEGMENTS_RAW_DIR", str(TINY_RAW_DIR))
-    monkeypatch.setenv("CRM_SEGMENTS_DUCKDB", str(warehouse))
-    result = defs.resolve_job_def("nightly").execute_in_process(tags={AS_OF_TAG: "2024-06-30"})
-    assert result.success
-    materialised = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-    assert {
-        "raw/orders",
-        "marts/customer_rfm",
-        "marts/dim_customers",
-        "raw/_segment_catalog",
-        "marts/segment_membership",
-        "marts/segment_membership_history",
-    } <= materialised
-    assert query(warehouse, "select count(*), max(as_of_date) from marts.customer_rfm") == [
-        (4, datetime(2024, 6, 30).date())
-    ]
+def test_every_dbt_node_waits_for_the_landing() -> None:
+    graph = defs.resolve_asset_graph()
+    landing = dg.AssetKey(["raw", "_landing_manifest"])
+    for key in graph.get_all_asset_keys():
+        if key.path[0] == "reference":
+            assert landing in graph.get(key).parent_keys, key
+
+
+def test_every_suite_is_a_blocking_check_on_its_asset() -> None:
+    checks = {key.name: key.asset_key.to_user_string() for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {name: asset for name, asset in checks.items() if name.startswith("gx_")} == {
+        "gx_raw_customers": "raw/customers",
+        "gx_raw_orders": "raw/orders",
+        "gx_raw_order_items": "raw/order_items",
+        "gx_raw_email_events": "raw/email_events",
+        "gx_raw_campaigns": "raw/campaigns",
+        "gx_marts_dim_customers": "marts/dim_customers",
+        "gx_marts_customer_rfm": "marts/customer_rfm",
+        "gx_marts_segment_sizes": "marts/segment_membership",
+    }
+    assert all(spec.blocking for checks in build_quality_checks() for spec in checks.check_specs)
+
+
+def test_nightly_job_builds_the_sample_with_every_check_passing(sample_replay: SampleReplay) -> None:
+    first, last = SAMPLE_REPLAY_DATES
+    warehouse = sample_replay.warehouse
+    # Every suite ran and passed on both dates; the second run compared itself with the first.
+    results = query(
+        warehouse,
+        "select as_of_date, count(*), bool_and(passed) from quality.suite_results group by 1 order by 1",
+    )
+    assert results == [(first, 8, True), (last, 8, True)]
+    assert query(
+        warehouse,
+        "select count(*) from quality.suite_metrics where suite = 'marts_segment_sizes' and as_of_date = ?",
+        [last],
+    ) == [(len(load_catalog_file(DEFAULT_CATALOG_PATH)) + 1,)]  # each segment's size + the row count
+    for table in ("customer_rfm", "dim_customers", "segment_membership"):
+        assert query(warehouse, f"select max(as_of_date), count(*) > 0 from marts.{table}") == [(last, True)]
+
+
+def test_the_default_static_list_matches_by_email_and_reports_the_stranger(
+    sample_replay: SampleReplay,
+) -> None:
+    warehouse = sample_replay.warehouse
+    assert query(
+        warehouse,
+        "select count(*) from marts.segment_membership where segment_key = 'trade_show_2026_visitors'",
+    ) == [(10,)]
+    assert query(
+        warehouse,
+        "select segment_key, source_row, reason from audit.unmatched_static_list_rows "
+        "where segment_key = 'trade_show_2026_visitors'",
+    ) == [("trade_show_2026_visitors", 11, "unknown_email")]

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.assets.raw import raw_asset_key
+from orchestration.assets.raw import MANIFEST_NAME, raw_asset_key
 from orchestration.dbt_project import crm_dbt_project, ensure_manifest
 from orchestration.dbt_runner import dbt_vars, environment
 from orchestration.resources import CrmSettingsResource
@@ -21,7 +21,12 @@ class CrmDbtTranslator(DagsterDbtTranslator):
         if props["resource_type"] == "source":
             return spec.replace_attributes(key=raw_asset_key(props["name"]), group_name="raw")
         layer = "reference" if props["resource_type"] == "seed" else props["schema"]
-        return spec.replace_attributes(key=dg.AssetKey([layer, props["name"]]), group_name=layer)
+        spec = spec.replace_attributes(key=dg.AssetKey([layer, props["name"]]), group_name=layer)
+        if props["resource_type"] == "seed":
+            # Seeds have no upstream in dbt; without this edge Dagster may start dbt before the landing
+            # has created the warehouse file.
+            spec = spec.merge_attributes(deps=[raw_asset_key(MANIFEST_NAME)])
+        return spec
 
 
 translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -38,7 +38,7 @@ def raw_files(context: dg.AssetExecutionContext, crm_settings: CrmSettingsResour
     landed = land(settings)
     for table in landed:
         path = find_raw_file(settings.raw_dir, table.name)
-        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat() if path else None
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC) if path else None
         for warning in table.warnings:
             context.log.warning(warning)
         yield dg.MaterializeResult(
@@ -46,7 +46,10 @@ def raw_files(context: dg.AssetExecutionContext, crm_settings: CrmSettingsResour
             metadata={
                 "rows": dg.MetadataValue.int(table.rows),
                 "source_file": dg.MetadataValue.text(table.source_file or "(absent)"),
-                "file_modified_at": dg.MetadataValue.text(modified or "(absent)"),
+                # Freshness: when the export was written, shown by the UI as a time and an age.
+                "file_modified_at": dg.MetadataValue.timestamp(modified)
+                if modified
+                else dg.MetadataValue.text("(absent)"),
                 "missing_columns": dg.MetadataValue.text(", ".join(table.missing_columns) or "none"),
                 "as_of_date": dg.MetadataValue.text(settings.as_of.isoformat()),
             },

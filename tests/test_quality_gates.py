@@ -1,0 +1,191 @@
+"""Great Expectations gates: suites load and judge data correctly; a broken export stops the night.
+
+The broken-data runs start from the warehouse of a good run (the sample replay) and check that the
+job stops at the failing suite, says which expectation failed on which rows, and leaves every table
+of the last good run (marts, history, audit, sync state) as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.__main__ import main
+from orchestration.quality.suites import SuiteFileError, load_suite, load_suites
+from orchestration.quality.validation import validate
+from orchestration.settings import DEFAULT_RAW_DIR
+from tests.conftest import SAMPLE_REPLAY_DATES, SampleReplay, query
+
+# The landing rewrites `raw`; `quality` logs every check; everything else belongs to the last good run.
+MUTABLE_SCHEMAS = ("raw", "quality")
+
+
+def test_every_suite_file_loads_and_names_an_asset_and_a_table() -> None:
+    suites = {spec.name: (spec.relation, "/".join(spec.asset)) for spec in load_suites()}
+    assert suites["raw_orders"] == ("raw.orders", "raw/orders")
+    assert suites["marts_segment_sizes"] == ("marts.segment_catalog", "marts/segment_membership")
+    assert len(suites) == 8
+
+
+def test_a_malformed_suite_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "raw_orders.json"
+    path.write_text(json.dumps({"name": "raw_orders", "expectations": [{"type": "x"}], "meta": {}}))
+    with pytest.raises(SuiteFileError, match=r"raw_orders.json: no meta.crm_segments block"):
+        load_suite(path)
+    path.write_text(
+        json.dumps(
+            {
+                "name": "raw_orders",
+                "expectations": [{"type": "x"}],
+                "meta": {"crm_segments": {"asset": "raw/orders", "relation": "raw.orders; drop table x"}},
+            }
+        )
+    )
+    with pytest.raises(SuiteFileError, match=r"relation 'raw.orders; drop table x' must be schema.table"):
+        load_suite(path)
+
+
+def test_raw_orders_suite_reports_each_failed_expectation_with_the_rows(tmp_path: Path) -> None:
+    """Four orders, two of them with negative amounts: 50% fails `mostly: 0.99`; the rest passes."""
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema raw")
+        con.execute(
+            "create table raw.orders as select * from (values "
+            "('o1', 'c1', '2024-01-01 10:00:00', '100.50', 'completed', 1), "
+            "('o2', 'c1', '2024-02-01T10:00:00+03:00', '-20', 'paid', 2), "
+            "('o3', 'c2', '2024-03-01', '-5', 'refunded', 3), "
+            "('o4', 'c3', '2024-03-02', '7', 'Completed ', 4)"
+            ") as t(order_id, customer_id, ordered_at, amount, status, _source_row)"
+        )
+        outcome = validate(load_suite(_suite("raw_orders")), con, date(2024, 6, 30))
+    assert outcome.rows == 4
+    assert not outcome.passed
+    [failed] = outcome.failed_critical
+    assert (failed.expectation, failed.column, failed.unexpected_count) == (
+        "expect_column_values_to_be_between",
+        "amount",
+        2,
+    )
+    assert failed.unexpected_percent == 50.0
+    assert failed.examples == [
+        {"amount": -20.0, "_source_row": 2, "order_id": "o2"},
+        {"amount": -5.0, "_source_row": 3, "order_id": "o3"},
+    ]
+    assert outcome.failed_warnings == []
+    assert len(outcome.expectations) == 10
+    assert outcome.metrics == {"row_count": 4.0}
+
+
+def test_segment_sizes_fail_when_a_segment_drops_to_zero(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    spec = load_suite(_suite("marts_segment_sizes"))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.segment_catalog (segment_key varchar, members bigint)")
+        con.execute("insert into marts.segment_catalog values ('vip', 100), ('tiny', 5)")
+        first = validate(spec, con, date(2024, 6, 1))
+        assert first.passed
+        from orchestration.quality import baselines
+
+        baselines.record(con, spec.name, date(2024, 6, 1), True, first.rows, "", first.metrics)
+        # 'tiny' (under 20 members before) may vanish; 'vip' may not.
+        con.execute("update marts.segment_catalog set members = 0")
+        second = validate(spec, con, date(2024, 6, 2))
+    [failed] = second.failed_critical
+    assert failed.column == "members_vs_previous"
+    assert failed.examples == [{"members_vs_previous": 0.0, "segment_key": "vip"}]
+
+
+def _suite(name: str) -> Path:
+    return next(spec.path for spec in load_suites() if spec.name == name)
+
+
+def _break_orders(raw_dir: Path) -> None:
+    path = raw_dir / "orders.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows[::2]:
+        row["amount"] = f"-{row['amount'].lstrip('-')}"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _empty_customers(raw_dir: Path) -> None:
+    path = raw_dir / "customers.csv"
+    header = path.read_text(encoding="utf-8").splitlines()[0]
+    path.write_text(header + "\n", encoding="utf-8")
+
+
+def _fingerprint(warehouse: Path) -> dict[str, tuple[int, int]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
+        return {
+            f"{schema}.{name}": con.execute(
+                f'select count(*), sum(hash(t)) from "{schema}"."{name}" as t'
+            ).fetchone()
+            for schema, name in tables
+            if schema not in MUTABLE_SCHEMAS
+        }
+
+
+@pytest.mark.parametrize(
+    ("breakage", "suite", "expected"),
+    [
+        # 9,893 rows made negative, plus the 10 negative ones the sample has (staging quarantines those).
+        (
+            _break_orders,
+            "gx_raw_orders",
+            "expect_column_values_to_be_between(amount): 9903 unexpected rows (50.2%), e.g. "
+            "[{'amount': -8990.0, '_source_row': 1, 'order_id': 'O00000001'}",
+        ),
+        (_empty_customers, "gx_raw_customers", "expect_table_row_count_to_be_between: observed 0"),
+    ],
+    ids=["half-the-orders-negative", "customers-file-empty"],
+)
+def test_broken_raw_data_stops_at_the_check_and_keeps_the_last_good_run(
+    sample_replay: SampleReplay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    breakage,
+    suite: str,
+    expected: str,
+) -> None:
+    raw_dir = tmp_path / "raw"
+    shutil.copytree(DEFAULT_RAW_DIR, raw_dir)
+    breakage(raw_dir)
+    warehouse = tmp_path / "crm.duckdb"
+    shutil.copy(sample_replay.warehouse, warehouse)
+    before = _fingerprint(warehouse)
+    assert {"marts.customer_rfm", "marts.segment_membership", "marts.segment_membership_history"} <= set(
+        before
+    )
+
+    monkeypatch.setenv("CRM_SEGMENTS_RAW_DIR", str(raw_dir))
+    monkeypatch.setenv("CRM_SEGMENTS_DUCKDB", str(warehouse))
+    monkeypatch.setenv("CRM_SEGMENTS_AS_OF", "2026-11-21")
+    assert main(["run"]) == 1
+
+    error = capsys.readouterr().err
+    assert f"check raw/{suite.removeprefix('gx_raw_')}:{suite} failed" in error
+    assert expected in error
+    assert _fingerprint(warehouse) == before
+    last_good = SAMPLE_REPLAY_DATES[-1]
+    assert query(warehouse, "select max(as_of_date) from marts.segment_membership") == [(last_good,)]
+    assert query(
+        warehouse,
+        "select passed from quality.suite_results where suite = ? and as_of_date = '2026-11-21'",
+        [suite.removeprefix("gx_")],
+    ) == [(False,)]
