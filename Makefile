@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run replay test pytest lint format dev sample lock clean
+.PHONY: install run replay test pytest lint format dev sample bench lock clean
 
 install: $(INSTALLED)
 
@@ -30,15 +30,15 @@ pytest: $(INSTALLED)
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check orchestration tests
-	$(BIN)/ruff format --check orchestration tests
+	$(BIN)/ruff check orchestration tests bench
+	$(BIN)/ruff format --check orchestration tests bench
 	@mkdir -p target
 	# The dbt templater opens a warehouse to compile; a scratch one keeps the real one untouched.
 	CRM_SEGMENTS_DUCKDB=target/sqlfluff.duckdb DBT_TARGET_PATH=target/sqlfluff $(BIN)/sqlfluff lint dbt_project
 
 format: $(INSTALLED)
-	$(BIN)/ruff format orchestration tests
-	$(BIN)/ruff check --fix orchestration tests
+	$(BIN)/ruff format orchestration tests bench
+	$(BIN)/ruff check --fix orchestration tests bench
 	@mkdir -p target
 	CRM_SEGMENTS_DUCKDB=target/sqlfluff.duckdb DBT_TARGET_PATH=target/sqlfluff $(BIN)/sqlfluff fix dbt_project
 
@@ -48,6 +48,11 @@ dev: $(INSTALLED)
 # Regenerates the bundled sample (deterministic: the same files every time).
 sample: $(INSTALLED)
 	$(BIN)/python -m orchestration.sample_data
+
+# Benchmark of issue 7 (not a test): make bench [SCALES=100k,1m]; data and warehouses go to BENCH_DIR
+# (default /tmp/crm-bench), the results to BENCHMARKS.md.
+bench: $(INSTALLED)
+	$(BIN)/python -m bench $(if $(SCALES),--scales $(SCALES))
 
 # Re-resolves the pinned dependency set after a change to pyproject.toml.
 lock: $(INSTALLED)

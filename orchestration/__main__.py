@@ -1,4 +1,4 @@
-"""Command line: `python -m orchestration run` (`make run`) and `… replay` (`make replay`)."""
+"""Command line: `python -m orchestration run` (`make run`), `… replay` (`make replay`) and `… sync`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from orchestration.runner import JobFailedError, replay, run_nightly
 from orchestration.segments.catalog import CatalogError
 from orchestration.segments.rules import SegmentDefinitionError
 from orchestration.settings import Settings, SettingsError
+from orchestration.syncs.cli import add_sync_parser, format_latest_runs, sync_command
+from orchestration.syncs.config import SyncConfigError
 
 EXPECTED_ERRORS = (
     SettingsError,
@@ -23,6 +25,7 @@ EXPECTED_ERRORS = (
     JobFailedError,
     CatalogError,
     SegmentDefinitionError,
+    SyncConfigError,
 )
 
 
@@ -46,13 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     replay_parser.add_argument(
         "--rebuild-history", action="store_true", help="drop the recorded history first and start it again"
     )
+    add_sync_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     try:
         settings = Settings.from_env()
+        if args.command == "sync":
+            return sync_command(args, settings)
         if args.command == "run":
             print(format_summary(run_nightly(settings)))
+            if syncs := format_latest_runs(settings.duckdb_path):
+                print("\n" + syncs)
         else:
             if args.rebuild_history:
                 drop_history(settings)

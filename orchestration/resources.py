@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +24,7 @@ class CrmSettingsResource(dg.ConfigurableResource):
         settings = Settings.from_env()
         tagged = context.run.tags.get(AS_OF_TAG)
         if tagged:
-            settings = Settings(settings.raw_dir, date.fromisoformat(tagged), settings.duckdb_path)
+            settings = replace(settings, as_of=date.fromisoformat(tagged))
         return settings
 
 

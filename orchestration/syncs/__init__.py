@@ -1,1 +1,11 @@
-"""Reverse-ETL: pushes segment membership from the warehouse to the email platforms."""
+"""Reverse-ETL: pushes segment membership from the warehouse to the email platforms (README, "Syncs").
+
+- `config`: the sync config file (dbt_project/segments/syncs.yml) and credentials from the environment;
+- `source`: the segment's contacts, consent and holdout applied, prepared in DuckDB;
+- `diff`: adds, updates and removals against the delivered state;
+- `state`: schema `sync_state` (delivered state, runs, row errors, provider opt-outs), Python-owned;
+- `engine`: one run — read opt-outs back, diff, deliver in committed batches, audit;
+- `destinations`: one client per platform (Mailchimp, SendGrid, Unisender, files);
+- `cli`, `__main__`: `python -m orchestration sync` / `python -m orchestration.syncs`.
+The Dagster assets are in orchestration/assets/syncs.py.
+"""

@@ -2,6 +2,7 @@
 
 The platforms cannot be reached from CI or developer machines, so the destination clients are tested
 against these instead of mocks: a mock accepts anything, these reject what the real API would reject.
+`tests.fake_esp.warehouse` is the other side of a sync: a minimal warehouse with the tables it reads.
 """
 
 from tests.fake_esp.common import FakeServer, Injected

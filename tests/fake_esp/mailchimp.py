@@ -1,7 +1,9 @@
 """A fake Mailchimp Marketing API v3 that enforces the documented contract.
 
 Served under `/3.0`: `POST /lists/{id}` (batch subscribe/update), `POST /lists/{id}/members/{hash}/tags`,
-`GET /lists/{id}/members`. Enforced: Basic auth with the key as password (401 problem otherwise),
+`GET /lists/{id}/members`, `POST /lists/{id}/segments/{segment_id}` (static segment: `members_to_add` /
+`members_to_remove`, ≤500 each; emails not on the audience are ignored, as documented).
+Enforced: Basic auth with the key as password (401 problem otherwise),
 schema of every body (unknown or missing fields → 400 "Invalid Resource"), ≤500 members a batch,
 ≤10 requests in flight (more → 429), per-member errors for addresses ending in `@invalid.test`.
 
@@ -48,6 +50,7 @@ PROBLEM = "application/problem+json"
 _MEMBER_TAGS = re.compile(r"^/3\.0/lists/([^/]+)/members/([0-9a-f]{32})/tags$")
 _MEMBERS = re.compile(r"^/3\.0/lists/([^/]+)/members$")
 _LIST = re.compile(r"^/3\.0/lists/([^/]+)$")
+_SEGMENT = re.compile(r"^/3\.0/lists/([^/]+)/segments/([^/]+)$")
 
 
 @dataclass
@@ -101,6 +104,10 @@ class FakeMailchimp(FakeServer):
         self.list_id = list_id
         self.members: dict[str, Member] = {}  # by subscriber hash
         self.batch_sizes: list[int] = []
+        self.static_segments: dict[str, set[str]] = {}  # segment id → subscriber hashes
+        # Addresses refused like `@invalid.test` ones, for as long as they are in the set.
+        self.rejected: set[str] = set()
+        self.segment_call_sizes: list[int] = []
 
     # --- test helpers -----------------------------------------------------------------------------
 
@@ -121,6 +128,13 @@ class FakeMailchimp(FakeServer):
 
     def tagged(self, tag: str) -> set[str]:
         return {m.email_address.lower() for m in self.members.values() if tag in m.tags}
+
+    def add_static_segment(self, segment_id: str | int) -> None:
+        self.static_segments[str(segment_id)] = set()
+
+    def in_segment(self, segment_id: str | int) -> set[str]:
+        hashes = self.static_segments[str(segment_id)]
+        return {self.members[h].email_address.lower() for h in hashes if h in self.members}
 
     @property
     def max_batch_seen(self) -> int:
@@ -151,6 +165,8 @@ class FakeMailchimp(FakeServer):
         elif match := _MEMBERS.match(request.path):
             if request.method == "GET":
                 return self._list_members(match.group(1), request)
+        elif (match := _SEGMENT.match(request.path)) and request.method == "POST":
+            return self._segment_members(match.group(1), match.group(2), request)
         elif (match := _LIST.match(request.path)) and request.method == "POST":
             return self._batch(match.group(1), request)
         return problem(404, "Resource Not Found", "The requested resource could not be found.")
@@ -205,7 +221,7 @@ class FakeMailchimp(FakeServer):
             for sent in members:
                 email = sent["email_address"]
                 key = _hash(email)
-                if email.lower().endswith("@invalid.test"):
+                if email.lower().endswith("@invalid.test") or email.lower() in self.rejected:
                     failed.append(
                         _member_error(email, "looks fake or invalid, please enter a real email address.")
                     )
@@ -278,6 +294,49 @@ class FakeMailchimp(FakeServer):
                 else:
                     member.tags.discard(tag["name"])
         return Reply(204)
+
+    def _segment_members(self, list_id: str, segment_id: str, request: Request) -> Reply:
+        if list_id != self.list_id or segment_id not in self.static_segments:
+            return problem(404, "Resource Not Found", "The requested resource could not be found.")
+        body = self._body(request)
+        if isinstance(body, Reply):
+            return body
+        keys = ("members_to_add", "members_to_remove")
+        errors = [{"field": k, "message": "Unknown field."} for k in sorted(set(body) - set(keys))]
+        for key in keys:
+            value = body.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
+                errors.append({"field": key, "message": "Schema describes array of strings."})
+            elif len(value) > MAX_BATCH:
+                errors.append({"field": key, "message": f"Schema describes array, max {MAX_BATCH} items."})
+        if errors:
+            return invalid(errors)
+        added: list[dict[str, Any]] = []
+        removed: list[dict[str, Any]] = []
+        with self.lock:
+            self.segment_call_sizes.append(sum(len(body.get(key, [])) for key in keys))
+            segment = self.static_segments[segment_id]
+            for email in body.get("members_to_add", []):
+                member = self.members.get(_hash(email))
+                if member is not None:  # not on the audience: ignored
+                    if _hash(email) not in segment:
+                        added.append(member.as_json())
+                    segment.add(_hash(email))
+            for email in body.get("members_to_remove", []):
+                if _hash(email) in segment:
+                    segment.discard(_hash(email))
+                    removed.append(self.members[_hash(email)].as_json())
+        return Reply.json(
+            200,
+            {
+                "members_added": added,
+                "members_removed": removed,
+                "errors": [],
+                "total_added": len(added),
+                "total_removed": len(removed),
+                "error_count": 0,
+            },
+        )
 
     def _list_members(self, list_id: str, request: Request) -> Reply:
         if list_id != self.list_id:

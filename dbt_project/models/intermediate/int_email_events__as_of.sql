@@ -1,11 +1,40 @@
--- Staged email events that happened before the end of the as-of day.
+-- Staged email events, plus the opt-outs the email platforms reported back to the syncs, that
+-- happened before the end of the as-of day.
 with email_events as (
-    select * from {{ ref('stg_crm__email_events') }}
+    select
+        customer_id,
+        campaign_id,
+        event_type,
+        occurred_at,
+        occurred_on,
+        is_matched_by_email,
+        _source_file,
+        _source_row
+    from {{ ref('stg_crm__email_events') }}
+),
+
+provider_opt_outs as (
+    select
+        customer_id,
+        campaign_id,
+        event_type,
+        occurred_at,
+        occurred_on,
+        is_matched_by_email,
+        _source_file,
+        _source_row
+    from {{ ref('stg_sync__provider_unsubscribes') }}
+),
+
+all_events as (
+    select * from email_events
+    union all
+    select * from provider_opt_outs
 ),
 
 visible as (
     select *
-    from email_events
+    from all_events
     where occurred_at < {{ as_of_cutoff() }}
 )
 

@@ -2,8 +2,10 @@
 
 `<out_dir>/<segment_key>.jsonl` is the state (one `{"email", "fields"}` object a line, sorted by email);
 `<out_dir>/<segment_key>.csv` is the same members as a table (email + one column per field) for people
-and tools that want a spreadsheet. Every call rewrites both atomically (temp file + rename in the same
-folder), so a reader never sees half a file and the files always equal the delivered membership.
+and tools that want a spreadsheet. Its columns are `columns` (the sync's mapped fields, in that order)
+then any other field found, sorted; so the header stays the same even when the segment is empty.
+Every call rewrites both atomically (temp file + rename in the same folder), so a reader never sees
+half a file and the files always equal the delivered membership.
 
 Same semantics as the platforms: upsert adds or updates (fields not sent keep their values; a `None`
 value clears the field), remove drops the member, both are idempotent. There are no opt-outs in a file,
@@ -42,13 +44,14 @@ class FileDestination(DestinationBase):
     name = "file"
     _repr_fields = ("out_dir", "segment_key")
 
-    def __init__(self, out_dir: Path | str, segment_key: str) -> None:
+    def __init__(self, out_dir: Path | str, segment_key: str, columns: Sequence[str] = ()) -> None:
         if not _SAFE_KEY.match(segment_key):
             raise ValueError(
                 f"segment_key {segment_key!r} is not usable as a file name (letters, digits, _ . -)"
             )
         self.out_dir = Path(out_dir)
         self.segment_key = segment_key
+        self.columns = list(dict.fromkeys(columns))
         self._lock = threading.Lock()
 
     @property
@@ -101,6 +104,10 @@ class FileDestination(DestinationBase):
         """A file has no opt-outs: always []."""
         return []
 
+    def target_lost(self) -> bool:
+        """The files are gone (deleted, or a new folder): the sync layer then sends every member again."""
+        return not self.jsonl_path.exists()
+
     def close(self) -> None:
         return None
 
@@ -108,7 +115,8 @@ class FileDestination(DestinationBase):
         self.out_dir.mkdir(parents=True, exist_ok=True)
         ordered = [members[key] for key in sorted(members)]
         jsonl = "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in ordered)
-        columns = sorted({name for row in ordered for name in row["fields"]})
+        found = {name for row in ordered for name in row["fields"]}
+        columns = self.columns + sorted(found - set(self.columns))
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["email", *columns])

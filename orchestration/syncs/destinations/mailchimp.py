@@ -1,9 +1,12 @@
-"""Mailchimp Marketing API v3: segment membership as a tag on one audience (list).
+"""Mailchimp Marketing API v3: segment membership as a tag, or a static segment, on one audience (list).
 
 upsert: `POST /lists/{list_id}` (batch subscribe/update, ≤500 members, `update_existing: true`), then
-        `POST /lists/{list_id}/members/{hash}/tags` with the tag `active` for every member that landed.
-remove: the same tags endpoint with the tag `inactive`. The member stays on the audience, subscribed
-        or not as before: removing someone from a segment is not an opt-out.
+        either `POST /lists/{list_id}/members/{hash}/tags` with the tag `active` for every member that
+        landed, or — for a static segment — `POST /lists/{list_id}/segments/{segment_id}` with
+        `members_to_add` (≤500 emails a call; that limit is **unconfirmed**, so it is `segment_batch_size`).
+remove: the same tags endpoint with the tag `inactive`, or the segment endpoint with `members_to_remove`.
+        The member stays on the audience, subscribed or not as before: removing someone from a segment
+        is not an opt-out. Emails not on the audience are ignored by the segment endpoint (documented).
 
 Opt-outs are never overridden: members are sent with `status_if_new` only, never `status`, so an
 existing unsubscribed or cleaned member keeps that status while their merge fields are updated.
@@ -59,6 +62,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH_MEMBERS = 500  # documented limit of POST /lists/{list_id}
 MAX_PAGE_SIZE = 1000  # documented maximum `count` of list endpoints
 MAX_CONNECTIONS = 10  # documented: 10 simultaneous connections per user, more → 429
+MAX_SEGMENT_MEMBERS = 500  # members_to_add / members_to_remove per call (unconfirmed)
 
 
 def subscriber_hash(email: str) -> str:
@@ -76,17 +80,19 @@ def base_url_for_key(api_key: str) -> str:
 
 class MailchimpDestination(DestinationBase):
     name = "mailchimp"
-    _repr_fields = ("list_id", "tag", "base_url")
+    _repr_fields = ("list_id", "tag", "static_segment_id", "base_url")
 
     def __init__(
         self,
         api_key: str,
         list_id: str,
-        tag: str,
+        tag: str | None = None,
         base_url: str | None = None,
         *,
+        static_segment_id: str | int | None = None,
         status_if_new: str = "subscribed",
         batch_size: int = MAX_BATCH_MEMBERS,
+        segment_batch_size: int = MAX_SEGMENT_MEMBERS,
         max_connections: int = MAX_CONNECTIONS,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -102,9 +108,15 @@ class MailchimpDestination(DestinationBase):
             )
         if not 1 <= max_connections <= MAX_CONNECTIONS:
             raise ValueError(f"max_connections must be 1..{MAX_CONNECTIONS}, got {max_connections}")
+        if (tag is None) == (static_segment_id is None):
+            raise ValueError("give exactly one of tag or static_segment_id")
+        if not 1 <= segment_batch_size <= MAX_SEGMENT_MEMBERS:
+            raise ValueError(f"segment_batch_size must be 1..{MAX_SEGMENT_MEMBERS}, got {segment_batch_size}")
         self._api_key = api_key
         self.list_id = list_id
         self.tag = tag
+        self.static_segment_id = None if static_segment_id is None else str(static_segment_id)
+        self.segment_batch_size = segment_batch_size
         self.base_url = (base_url or base_url_for_key(api_key)).rstrip("/")
         self.status_if_new = status_if_new
         self.batch_size = batch_size
@@ -130,9 +142,16 @@ class MailchimpDestination(DestinationBase):
             self._upsert_batch, list(chunks(unique, self.batch_size)), self.max_connections
         )
         landed = [email for outcome in batch_outcomes for email in outcome.done]
-        tag_outcomes = run_bounded(
-            lambda email: self._set_tag(email, "active", "upsert"), landed, self.max_connections
-        )
+        if self.static_segment_id is not None:
+            tag_outcomes = run_bounded(
+                lambda emails: self._segment_batch(emails, "upsert"),
+                list(chunks(landed, self.segment_batch_size)),
+                self.max_connections,
+            )
+        else:
+            tag_outcomes = run_bounded(
+                lambda email: self._set_tag(email, "active", "upsert"), landed, self.max_connections
+            )
         # Members whose batch failed never reach tagging; their outcome carries them as undelivered.
         outcomes = [
             BatchOutcome(errors=o.errors, undelivered=o.undelivered, problem=o.problem)
@@ -187,10 +206,45 @@ class MailchimpDestination(DestinationBase):
 
     def remove(self, emails: Sequence[str]) -> DeliveryResult:
         unique = dedupe_emails(emails)
-        outcomes = run_bounded(
-            lambda email: self._set_tag(email, "inactive", "remove"), unique, self.max_connections
-        )
+        if self.static_segment_id is not None:
+            outcomes = run_bounded(
+                lambda batch: self._segment_batch(batch, "remove"),
+                list(chunks(unique, self.segment_batch_size)),
+                self.max_connections,
+            )
+        else:
+            outcomes = run_bounded(
+                lambda email: self._set_tag(email, "inactive", "remove"), unique, self.max_connections
+            )
         return finish(self.name, "remove", unique, outcomes)
+
+    def _segment_batch(self, emails: Sequence[str], operation: Operation) -> BatchOutcome:
+        """Adds or removes up to `segment_batch_size` members of the static segment in one call."""
+        key = "members_to_add" if operation == "upsert" else "members_to_remove"
+        path = f"/lists/{self.list_id}/segments/{self.static_segment_id}"
+        try:
+            response = self._send("POST", path, json={key: [email.strip() for email in emails]})
+        except RetriesExhausted as exc:
+            return BatchOutcome(undelivered=list(emails), problem=self._problem(exc))
+        if response.status_code == 404:
+            raise DestinationError(
+                self.name,
+                f"static segment {self.static_segment_id!r} of audience {self.list_id!r} not found: "
+                f"{self._detail(response)}",
+            )
+        if response.status_code != 200:
+            reason = self._detail(response)
+            return BatchOutcome(errors=[RowError(email, operation, reason) for email in emails])
+        by_key = {normalize_email(email): email for email in emails}
+        errors: dict[str, RowError] = {}
+        for item in response.json().get("errors") or []:
+            reason = str(item.get("error") or "rejected")
+            for address in item.get("email_addresses") or []:
+                email_key = normalize_email(str(address))
+                if email_key in by_key:
+                    errors[email_key] = RowError(by_key[email_key], operation, reason)
+        done = [email for email_key, email in by_key.items() if email_key not in errors]
+        return BatchOutcome(done=done, errors=list(errors.values()))
 
     def _set_tag(self, email: str, status: str, operation: Operation) -> BatchOutcome:
         path = f"/lists/{self.list_id}/members/{subscriber_hash(email)}/tags"

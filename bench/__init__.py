@@ -1,0 +1,15 @@
+"""`make bench`: how fast and how big the pipeline runs at scale (issue 7). A benchmark, not a test.
+
+For each scale (customers) it generates data with the project's own generator (cached per scale and
+seed under BENCH_DIR, default /tmp/crm-bench), then measures in child processes on this machine:
+
+1. the full build (orchestration.pipeline.run into a new warehouse: landing, dbt build, segments),
+   with its peak memory and where the time goes (dbt start-up/parse, each heavy node);
+2. the nightly run with one more day of data (the next as-of date on the same raw folder);
+3. RFM side by side on the same data and as-of date: the project's `marts.customer_rfm`, the pandas
+   way (PyMC-Marketing's `rfm_summary` and a plain group-by) and one hand-written DuckDB query, and
+   checks that all three agree on every customer's frequency and monetary value;
+4. the sync diff for a 1% membership change.
+
+Results go to BENCHMARKS.md (see bench/report.py). `python -m bench --help` lists the options.
+"""

@@ -1,0 +1,60 @@
+"""The DuckDB memory and thread settings dbt uses, as profiles.yml resolves them, for the report.
+
+profiles.yml reads CRM_SEGMENTS_DUCKDB_MEMORY_LIMIT, CRM_SEGMENTS_DUCKDB_THREADS and
+CRM_SEGMENTS_DBT_THREADS with embedded defaults; the defaults are read from the file itself, so the
+report can't drift from it. The benchmark's own DuckDB connections (the hand-written RFM query, the
+pandas read, the sync diff) use the same memory limit and threads, so the comparison is fair.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration.settings import PROJECT_DIR
+
+VARIABLES = {
+    "memory_limit": "CRM_SEGMENTS_DUCKDB_MEMORY_LIMIT",
+    "threads": "CRM_SEGMENTS_DUCKDB_THREADS",
+    "dbt_threads": "CRM_SEGMENTS_DBT_THREADS",
+}
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    memory_limit: str
+    threads: int
+    dbt_threads: int
+    # variable → 'env' or 'profile default'
+    sources: dict[str, str]
+
+    def duckdb_config(self) -> dict[str, object]:
+        """For duckdb.connect(config=...): the settings the profile gives dbt's connection."""
+        return {"memory_limit": self.memory_limit, "threads": self.threads, "preserve_insertion_order": False}
+
+    def describe(self) -> str:
+        parts = [
+            f"memory_limit={self.memory_limit} ({VARIABLES['memory_limit']}, {self.sources['memory_limit']})",
+            f"threads={self.threads} ({VARIABLES['threads']}, {self.sources['threads']})",
+            f"dbt threads={self.dbt_threads} ({VARIABLES['dbt_threads']}, {self.sources['dbt_threads']})",
+        ]
+        return "; ".join(parts)
+
+
+def profile_settings(profiles_yml: Path = PROJECT_DIR / "profiles.yml") -> ProfileSettings:
+    text = profiles_yml.read_text()
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for key, variable in VARIABLES.items():
+        match = re.search(rf"env_var\('{variable}',\s*'([^']*)'\)", text)
+        if match is None:
+            raise ValueError(f"{profiles_yml}: no default for {variable}")
+        if os.environ.get(variable):
+            values[key], sources[key] = os.environ[variable], "env"
+        else:
+            values[key], sources[key] = match.group(1), "profile default"
+    return ProfileSettings(
+        values["memory_limit"], int(values["threads"]), int(values["dbt_threads"]), sources
+    )

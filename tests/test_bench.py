@@ -1,0 +1,124 @@
+"""The benchmark's comparison code (bench/) on a tiny generated scale, so it can't rot between runs.
+
+Asserts that the project's RFM, the pandas way and the hand-written DuckDB query agree on every
+customer, that a disagreement fails loudly, and that the report renders; never a timing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bench import rfm
+from bench.data import ensure_data, parse_scale, scale_label
+from bench.dbt_artifacts import RFM_MODEL, read_invocation
+from bench.report import render
+from orchestration.settings import PROJECT_DIR, Settings
+
+TINY_CUSTOMERS = 300
+
+
+@pytest.fixture(scope="module")
+def tiny_bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
+    """300 generated customers, landed, and `marts.customer_rfm` built as of the last generated day."""
+    base = tmp_path_factory.mktemp("bench")
+    data = ensure_data(base, TINY_CUSTOMERS, project_dir=PROJECT_DIR)
+    settings = Settings(raw_dir=data.path, as_of=data.end, duckdb_path=base / "crm.duckdb")
+    rfm.build_rfm_only(settings)
+    invocation = read_invocation(Path(os.environ["DBT_TARGET_PATH"]), "dbt build +customer_rfm", 0.0)
+    return settings, {"data": data.to_json(), "invocation": invocation}
+
+
+def test_parse_scale() -> None:
+    assert [parse_scale(text) for text in ("300", "100k", "1m", "2.5k")] == [300, 100_000, 1_000_000, 2_500]
+    assert [scale_label(n) for n in (300, 100_000, 1_000_000, 2_500)] == ["300", "100k", "1m", "2500"]
+    with pytest.raises(ValueError):
+        parse_scale("lots")
+
+
+def test_cached_data_is_reused(tiny_bench: tuple[Settings, dict]) -> None:
+    settings, built = tiny_bench
+    again = ensure_data(settings.duckdb_path.parent, TINY_CUSTOMERS, project_dir=PROJECT_DIR)
+    assert again.cached and again.path == settings.raw_dir
+    assert again.rows == built["data"]["rows"] and again.rows["orders"] > TINY_CUSTOMERS
+
+
+def test_the_three_rfm_computations_agree_and_the_report_renders(tiny_bench: tuple[Settings, dict]) -> None:
+    settings, built = tiny_bench
+    result = rfm.compare(settings.duckdb_path, settings.as_of)
+    agreement = result["agreement"]
+    assert agreement["ok"]
+    assert agreement["customers"] > 100
+    assert agreement["completed_orders"] > agreement["customers"]
+    assert set(agreement["mismatches"].values()) == {0}
+
+    model = next(node for node in built["invocation"]["nodes"] if node["id"] == RFM_MODEL)
+    result["project_isolated"] = [{"wall_seconds": 1.0, "model_seconds": model["seconds"]}]
+    scale = {
+        "customers": TINY_CUSTOMERS,
+        "label": scale_label(TINY_CUSTOMERS),
+        "seed": 42,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "load_at_start": (0.5, 0.5, 0.5),
+        "profile": "memory_limit=4GB",
+        "data": built["data"],
+        "phases": {
+            "rfm": {
+                "ok": True,
+                "returncode": 0,
+                "timed_out": False,
+                "wall_seconds": 2.0,
+                "peak_rss_bytes": 10**8,
+                "load_before": (0.5, 0.5, 0.5),
+                "load_after": (0.5, 0.5, 0.5),
+                "log": "rfm.log",
+                "worker": result,
+            }
+        },
+        "skipped": {"full_build": "not run in this test"},
+    }
+    report = render([scale])
+    assert "| Measurement | 300 |" in report
+    assert f"agree on all {agreement['customers']} buyers" in report
+    assert "ratio (a) / (c)" in report and "1M customers was not run this time" in report
+
+
+def test_a_disagreement_fails_loudly(tiny_bench: tuple[Settings, dict]) -> None:
+    settings, _ = tiny_bench
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        rfm.run_floor(con, settings.as_of)
+        pandas_rfm = rfm.run_pandas(con, settings.as_of)
+        pandas_rfm.by_customer.loc[0, "frequency"] += 1
+        with pytest.raises(rfm.RfmDisagreement, match="differ in frequency"):
+            rfm.check_agreement(con, settings.as_of, pandas_rfm)
+
+
+def test_a_failed_step_is_reported() -> None:
+    scale = {
+        "customers": 1_000_000,
+        "label": "1m",
+        "seed": 42,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "load_at_start": (0.5, 0.5, 0.5),
+        "phases": {
+            "full_build": {
+                "ok": False,
+                "returncode": None,
+                "timed_out": True,
+                "wall_seconds": 1800.0,
+                "peak_rss_bytes": 5 * 10**9,
+                "log": "full_build.log",
+                "error": "still running",
+                "worker": None,
+            }
+        },
+        "skipped": {"nightly": "full_build did not succeed"},
+    }
+    report = render([scale])
+    timed_out = "timed out after 30 min 00.0 s"
+    assert f"| Full build under 3 min | 30 min 00.0 s ({timed_out}) | **not met** ({timed_out}) |" in report
+    assert f"| 5.00 GB ({timed_out}) | **not met** ({timed_out}) |" in report
+    assert "## Failures" in report and "still running" in report
