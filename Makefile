@@ -30,15 +30,15 @@ pytest: $(INSTALLED)
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check orchestration tests bench
-	$(BIN)/ruff format --check orchestration tests bench
+	$(BIN)/ruff check orchestration tests bench docs
+	$(BIN)/ruff format --check orchestration tests bench docs
 	@mkdir -p target
 	# The dbt templater opens a warehouse to compile; a scratch one keeps the real one untouched.
 	CRM_SEGMENTS_DUCKDB=target/sqlfluff.duckdb DBT_TARGET_PATH=target/sqlfluff $(BIN)/sqlfluff lint dbt_project
 
 format: $(INSTALLED)
-	$(BIN)/ruff format orchestration tests bench
-	$(BIN)/ruff check --fix orchestration tests bench
+	$(BIN)/ruff format orchestration tests bench docs
+	$(BIN)/ruff check --fix orchestration tests bench docs
 	@mkdir -p target
 	CRM_SEGMENTS_DUCKDB=target/sqlfluff.duckdb DBT_TARGET_PATH=target/sqlfluff $(BIN)/sqlfluff fix dbt_project
 

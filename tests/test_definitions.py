@@ -87,3 +87,14 @@ def test_the_default_static_list_matches_by_email_and_reports_the_stranger(
         "select segment_key, source_row, reason from audit.unmatched_static_list_rows "
         "where segment_key = 'trade_show_2026_visitors'",
     ) == [("trade_show_2026_visitors", 11, "unknown_email")]
+
+
+def test_the_win_back_control_group_is_close_to_its_declared_tenth(sample_replay: SampleReplay) -> None:
+    [(members, held_out)] = query(
+        sample_replay.warehouse,
+        "select count(*), count(*) filter (where is_holdout) from marts.segment_membership "
+        "where segment_key = 'weekly_winback'",
+    )
+    # ~1,400 members: the binomial standard deviation of a 10% share is under 1 point; allow 3.
+    assert members > 1000
+    assert 0.07 <= held_out / members <= 0.13
