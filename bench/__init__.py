@@ -11,5 +11,9 @@ seed under BENCH_DIR, default /tmp/crm-bench), then measures in child processes 
    checks that all three agree on every customer's frequency and monetary value;
 4. the sync diff for a 1% membership change.
 
+A step that fails or passes its timeout is recorded (time, peak memory, how far dbt got) and the steps
+that need it are skipped; if the pipeline did not finish, `marts.customer_rfm` alone is built so the
+RFM comparison still runs at that scale.
+
 Results go to BENCHMARKS.md (see bench/report.py). `python -m bench --help` lists the options.
 """

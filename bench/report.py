@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.dbt_artifacts import node_seconds, tested_models
+from bench.dbt_artifacts import RFM_MODEL, node_seconds, tested_models
 
 TARGET_CUSTOMERS = 1_000_000
 TARGET_BUILD_SECONDS = 180
@@ -21,6 +21,7 @@ TARGET_RFM_RATIO = 1.5
 PACKAGES = ("duckdb", "dbt-core", "dbt-duckdb", "pandas", "pymc-marketing")
 KIND_ORDER = ("table", "incremental", "view", "python", "seed", "test", "unit_test")
 TOP_NODES = 12
+FAILURE_LINES = 10
 
 
 # --- formatting -------------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ class Scale:
         phase = self.phase(name)
         if phase is None:
             reason = self.result.get("skipped", {}).get(name) or self.result.get("data_error")
-            return f"not run ({reason})" if reason else "not run"
+            return f"not run: {reason}" if reason else "not run"
         if phase["ok"]:
             return "ok"
         if phase["timed_out"]:
@@ -339,7 +340,11 @@ def _results_section(scales: list[Scale]) -> list[str]:
         row("  peak memory", each(lambda s: gigabytes(s.peak("nightly")))),
         row(
             "**Sync diff**, 1% of the membership changed: rows (segments)",
-            each(lambda s: f"{count(s.diff().get('membership_rows'))} ({s.diff().get('segments', '–')})"),
+            each(
+                lambda s: (
+                    f"{count(s.diff()['membership_rows'])} ({s.diff()['segments']})" if s.diff() else "–"
+                )
+            ),
         ),
         row("  method", each(lambda s: s.diff().get("method") or s.status("syncdiff"))),
         row(
@@ -359,6 +364,10 @@ def _results_section(scales: list[Scale]) -> list[str]:
                     each(lambda s: s.status("rfm_build") if s.phase("rfm_build") else "not needed"),
                 ),
                 row("  wall time", each(lambda s: seconds(s.wall("rfm_build")))),
+                row(
+                    "  of which landing / dbt start-up / `customer_rfm` node",
+                    each(lambda s: _rfm_build_parts(s.worker("rfm_build"))),
+                ),
                 row("  peak memory", each(lambda s: gigabytes(s.peak("rfm_build")))),
             ]
             if any(scale.phase("rfm_build") for scale in scales)
@@ -366,7 +375,7 @@ def _results_section(scales: list[Scale]) -> list[str]:
         ),
         row(
             "**RFM**, as of (runs of each computation, best kept)",
-            each(lambda s: f"{s.rfm().get('as_of', '–')} ({len(s.rfm_seconds('floor'))} runs)"),
+            each(lambda s: f"{s.rfm().get('as_of', '–')} ({_runs(len(s.rfm_seconds('floor')))})"),
         ),
         row(
             "  (a) project: `customer_rfm` model alone (`dbt run -s customer_rfm`, node time)",
@@ -469,9 +478,22 @@ def _project_changes(scales: list[Scale]) -> list[str]:
                 )
             notes.append(
                 f"**At {scale.label} the project's files changed between steps** (it was being edited while "
-                f"the benchmark ran){detail}. Compare the two builds with that in mind."
+                f"the benchmark ran){detail}: its steps did not all run the same version of the project."
             )
-    return [*notes, ""] if notes else []
+    return [line for note in notes for line in (note, "")]
+
+
+def _rfm_build_parts(worker: dict[str, Any] | None) -> str:
+    if not worker:
+        return "–"
+    invocation = worker["dbt"]
+    model = next((node["seconds"] for node in invocation["nodes"] if node["id"] == RFM_MODEL), None)
+    if "land_seconds" in worker:
+        return " / ".join(
+            seconds(part) for part in (worker["land_seconds"], invocation["startup_seconds"], model)
+        )
+    # Older results timed the landing together with dbt's start-up.
+    return f"– / {seconds(invocation['startup_seconds'])} (with the landing) / {seconds(model)}"
 
 
 def _rfm_gap(scales: list[Scale]) -> list[str]:
@@ -514,58 +536,83 @@ def _verdict(value: float | None, limit: float, status: str, *, bound_when_faile
     return "met" if value < limit else "**not met**"
 
 
-def _measured(text: str, status: str) -> str:
-    return text if status == "ok" else f"{text} ({status})"
+def _runs(number: int) -> str:
+    return f"{number} run" if number == 1 else f"{number} runs"
+
+
+def _measured(scale: Scale, step: str, text: str) -> str:
+    """The measured value, or what happened to the step that should have measured it."""
+    status = scale.status(step)
+    if status == "ok":
+        return text
+    phase = scale.phase(step)
+    if phase and phase["timed_out"]:
+        progress = phase.get("progress") or ""
+        stopped = progress.split(": ", 1)[1].split(";", 1)[0] if ": " in progress else ""
+        return f"at least {text}, stopped by the timeout" + (f" at {stopped}" if stopped else "")
+    return status
 
 
 def _targets_section(scales: list[Scale]) -> list[str]:
-    scale = _target_scale(scales)
+    target = _target_scale(scales)
     lines = ["## Targets (issue 7: a 2-core, 24 GB machine at 1M customers)", ""]
-    if scale is None:
+    if target is None:
         return lines + ["Nothing was measured.", ""]
-    if scale.result["customers"] != TARGET_CUSTOMERS:
+    if target.result["customers"] != TARGET_CUSTOMERS:
         lines += [
-            f"1M customers was not run this time: the table shows {scale.label} instead, which is "
+            f"1M customers was not run this time: the verdicts are for {target.label} instead, which is "
             "indicative only (a 1M run is at least as slow).",
             "",
         ]
-    full, nightly, rfm_status = scale.status("full_build"), scale.status("nightly"), scale.status("rfm")
-    rfm_ratio = None
-    if scale.rfm_project_model() and scale.rfm_floor():
-        rfm_ratio = scale.rfm_project_model() / scale.rfm_floor()
-    rows = [
-        [
+
+    def rfm_ratio(scale: Scale) -> float | None:
+        model, floor = scale.rfm_project_model(), scale.rfm_floor()
+        return model / floor if model and floor else None
+
+    # target, the step measuring it, its value, how to show it, the limit, value of a failed step is a bound
+    specs = [
+        (
             "Full build under 3 min",
-            _measured(seconds(scale.wall("full_build")), full),
-            _verdict(scale.wall("full_build"), TARGET_BUILD_SECONDS, full),
-        ],
-        [
+            "full_build",
+            lambda s: s.wall("full_build"),
+            seconds,
+            TARGET_BUILD_SECONDS,
+            False,
+        ),
+        (
             "Peak memory under 4 GB (full build)",
-            _measured(gigabytes(scale.peak("full_build")), full),
-            _verdict(scale.peak("full_build"), TARGET_PEAK_BYTES, full, bound_when_failed=True),
-        ],
-        [
-            "Nightly incremental run under 30 s",
-            _measured(seconds(scale.wall("nightly")), nightly) + ", a full rebuild",
-            _verdict(scale.wall("nightly"), TARGET_NIGHTLY_SECONDS, nightly),
-        ],
-        [
+            "full_build",
+            lambda s: s.peak("full_build"),
+            gigabytes,
+            TARGET_PEAK_BYTES,
+            True,  # a step that did not finish had at least this peak
+        ),
+        (
+            "Nightly incremental run under 30 s (today a full rebuild)",
+            "nightly",
+            lambda s: s.wall("nightly"),
+            seconds,
+            TARGET_NIGHTLY_SECONDS,
+            False,
+        ),
+        (
             "RFM within 1.5× of the hand-written query",
-            _measured(ratio(scale.rfm_project_model(), scale.rfm_floor()), rfm_status),
-            _verdict(rfm_ratio, TARGET_RFM_RATIO, rfm_status),
-        ],
+            "rfm",
+            rfm_ratio,
+            lambda value: "–" if value is None else f"{value:.2f}×",
+            TARGET_RFM_RATIO,
+            False,
+        ),
     ]
-    if scale.result["customers"] != TARGET_CUSTOMERS:
-        for cells in rows:
-            cells[2] += f" at {scale.label}"
-    load_note = load(scale.result.get("load_at_start"))
-    return (
-        lines
-        + table(["Target", f"Measured at {scale.label}", "Met?"], rows)
-        + [
-            f"Measured on the machine above (load average at the start of this scale: {load_note}).",
-            "",
-        ]
+    rows = []
+    for name, step, value_of, show, limit, lower_bound in specs:
+        cells = [_measured(scale, step, show(value_of(scale))) for scale in scales]
+        verdict = _verdict(value_of(target), limit, target.status(step), bound_when_failed=lower_bound)
+        if target.result["customers"] != TARGET_CUSTOMERS:
+            verdict += f" at {target.label}"
+        rows.append([name, *cells, verdict])
+    return lines + table(
+        ["Target", *(f"at {scale.label}" for scale in scales), f"Met? ({target.label})"], rows
     )
 
 
@@ -607,6 +654,14 @@ def _time_section(scales: list[Scale]) -> list[str]:
             if rows:
                 columns.append((f"{scale.label} {title}", rows))
     lines = ["## Where the time goes", ""]
+    for scale in scales:
+        phase = scale.phase("full_build")
+        if phase and not phase["ok"]:
+            where = f"; {phase['progress']}" if phase.get("progress") else ""
+            lines += [
+                f"At {scale.label} the full build did not finish ({scale.status('full_build')}{where}).",
+                "",
+            ]
     if not columns:
         return lines + ["No build finished; see the failures below.", ""]
     names: list[str] = []
@@ -801,7 +856,7 @@ def _failures_section(scales: list[Scale]) -> list[str]:
                 + "; last lines:",
                 "",
                 "```",
-                phase.get("error", "").strip(),
+                "\n".join(phase.get("error", "").strip().splitlines()[-FAILURE_LINES:]),
                 "```",
                 "",
             ]
