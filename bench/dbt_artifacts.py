@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 RFM_MODEL = "model.crm_segments.customer_rfm"
+# The project's way from the staged orders to RFM scores: what the RFM comparison times as (a).
+RFM_CHAIN_NAMES = ("int_customer_order_metrics", "customer_rfm")
+RFM_CHAIN = tuple(f"model.crm_segments.{name}" for name in RFM_CHAIN_NAMES)
 
 
 def _load(path: Path) -> dict[str, Any] | None:

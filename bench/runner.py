@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from bench.data import GenerationError, ensure_data, scale_label
 from bench.monitor import ANSI, load_average, run_monitored
 from bench.profile import profile_settings
+from bench.split import add_drops, remove_drops, split_last_day
 from orchestration.settings import PROJECT_DIR
 
 BUILD_STEPS = ("full_build", "nightly")
@@ -168,11 +170,20 @@ def run_scale(customers: int, options: Options) -> dict[str, Any]:
         "DBT_LOG_PATH": str(work / "dbt-logs"),
         "PYTHONPATH": str(PROJECT_DIR),
     }
-    # The generator's data runs to its end date: the full build is as of the day before, the nightly
-    # run as of the end date, on the same raw folder (the day's new rows become visible).
+    # The generator's data runs to its end date: the full build lands everything before it and is as
+    # of the day before; the nightly run gets the end date's orders, lines and events as drops
+    # (bench/split.py) and is as of the end date.
     full_as_of, nightly_as_of = data.end - timedelta(days=1), data.end
     result["full_as_of"], result["nightly_as_of"] = full_as_of.isoformat(), nightly_as_of.isoformat()
-    raw = ["--raw", str(data.path), "--duckdb", str(warehouse)]
+    split_started = time.perf_counter()
+    split = split_last_day(data.path, data.path.with_name(data.path.name + "-split"), data.end)
+    remove_drops(split)
+    result["split"] = {
+        "seconds": time.perf_counter() - split_started,
+        "rows": {table: list(rows) for table, rows in split.rows.items()},
+    }
+    _say(f"  history and the {data.end} drops: " + ", ".join(f"{t} {r}" for t, r in split.rows.items()))
+    raw = ["--raw", str(split.history), "--duckdb", str(warehouse)]
     repeat = ["--repeat", str(options.repeat)]
     phases = result["phases"]
 
@@ -185,6 +196,7 @@ def run_scale(customers: int, options: Options) -> dict[str, Any]:
         return phases[name]["ok"]
 
     step("full_build", ["build", *raw, "--as-of", full_as_of.isoformat()])
+    add_drops(split)
     rfm_source = "nightly"
     if not step("nightly", ["build", *raw, "--as-of", nightly_as_of.isoformat()], "full_build"):
         # The RFM comparison only needs marts.customer_rfm: build just that, so it still runs.

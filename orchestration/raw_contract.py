@@ -81,5 +81,5 @@ RAW_TABLES_BY_NAME: dict[str, RawTable] = {table.name: table for table in RAW_TA
 # File name endings the landing reads, in the order they are looked for.
 RAW_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
 
-# Columns the landing adds to every raw table: where each row came from.
-LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row")
+# Columns the landing adds to every raw table: where each row came from, and which landing brought it.
+LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_load_id")

@@ -7,16 +7,21 @@ customer, that a disagreement fails loudly, and that the report renders; never a
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from bench import rfm
 from bench.data import ensure_data, parse_scale, scale_label
 from bench.dbt_artifacts import RFM_MODEL, read_invocation
 from bench.report import render
+from bench.split import add_drops, remove_drops, split_last_day
+from orchestration.landing import land_raw_files
 from orchestration.settings import PROJECT_DIR, Settings
+from tests.conftest import TINY_RAW_DIR
 
 TINY_CUSTOMERS = 300
 
@@ -124,3 +129,28 @@ def test_a_failed_step_is_reported() -> None:
     )
     assert f"| at least 5.00 GB, stopped by the timeout | {verdict} |" in report
     assert "## Failures" in report and "still running" in report
+
+
+def test_the_nightly_input_is_the_history_plus_one_day_of_drops(tmp_path: Path) -> None:
+    day = date(2024, 6, 1)
+    split = split_last_day(TINY_RAW_DIR, tmp_path / "split", day)
+    # The tiny fixture's 2024-06-01: order o6 with its one line, and 9 of the 14 email events.
+    assert split.rows == {"email_events": (5, 9), "orders": (20, 1), "order_items": (6, 1)}
+    drop_orders = pd.read_csv(split.drops / "orders" / "2024-06-01.csv", dtype=str)
+    drop_items = pd.read_csv(split.drops / "order_items" / "2024-06-01.csv", dtype=str)
+    assert drop_orders["order_id"].tolist() == drop_items["order_id"].tolist() == ["o6"]
+    assert (split.history / "customers.csv").resolve() == (TINY_RAW_DIR / "customers.csv").resolve()
+    # The history keeps the file's order (the landing's _source_row is the line number).
+    history = pd.read_csv(split.history / "orders.csv", dtype=str)
+    everything = pd.read_csv(TINY_RAW_DIR / "orders.csv", dtype=str)
+    assert history["order_id"].fillna("").tolist() == [
+        order_id for order_id in everything["order_id"].fillna("") if order_id != "o6"
+    ]
+
+    add_drops(split)
+    with duckdb.connect(str(tmp_path / "landing.duckdb")) as con:
+        landed = {table.name: table.rows for table in land_raw_files(con, split.history)}
+    assert (landed["orders"], landed["order_items"], landed["email_events"]) == (21, 7, 14)
+    remove_drops(split)
+    assert not (split.history / "orders").exists()
+    assert split_last_day(TINY_RAW_DIR, tmp_path / "split", day).rows == split.rows

@@ -71,3 +71,33 @@
         {%- endfor %}
     ), '')
 {%- endmacro %}
+
+{#- Two CTEs, `raw_records` and `final` (= `staged` with raw_record): the raw row as JSON, for the
+    quarantined rows only, from the CTEs `source` (the raw rows) and `staged` (with
+    quarantine_reason). Built after the duplicate ranking so the ranking does not carry it: at 50M
+    email events that halves staging's time. -#}
+{% macro final_with_quarantined_raw_records(columns) -%}
+raw_records as (
+    select
+        source._source_file,
+        source._source_row,
+        {{ json_record('source', columns) }} as raw_record
+    from source
+    inner join staged
+        on
+            source._source_file = staged._source_file
+            and source._source_row = staged._source_row
+    where staged.quarantine_reason is not null
+),
+
+final as (
+    select
+        staged.*,
+        raw_records.raw_record
+    from staged
+    left join raw_records
+        on
+            staged._source_file = raw_records._source_file
+            and staged._source_row = raw_records._source_row
+)
+{%- endmacro %}

@@ -4,14 +4,16 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.landing import find_raw_file
+from orchestration.landing import find_raw_files
 from orchestration.pipeline import land
 from orchestration.raw_contract import RAW_TABLES
 from orchestration.resources import CrmSettingsResource
 
 RAW_GROUP = "raw"
 MANIFEST_NAME = "_landing_manifest"
-MANIFEST_DESCRIPTION = "What each landing found: file, row count, missing and ignored columns per table"
+MANIFEST_DESCRIPTION = (
+    "What each landing found: files, row count, missing and ignored columns, and what changed, per table"
+)
 
 
 def raw_asset_key(table_name: str) -> dg.AssetKey:
@@ -37,8 +39,8 @@ def raw_files(context: dg.AssetExecutionContext, crm_settings: CrmSettingsResour
     settings = crm_settings.for_run(context)
     landed = land(settings)
     for table in landed:
-        path = find_raw_file(settings.raw_dir, table.name)
-        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC) if path else None
+        paths = find_raw_files(settings.raw_dir, table.name)
+        modified = datetime.fromtimestamp(max(path.stat().st_mtime for path in paths), UTC) if paths else None
         for warning in table.warnings:
             context.log.warning(warning)
         yield dg.MaterializeResult(
@@ -51,6 +53,9 @@ def raw_files(context: dg.AssetExecutionContext, crm_settings: CrmSettingsResour
                 if modified
                 else dg.MetadataValue.text("(absent)"),
                 "missing_columns": dg.MetadataValue.text(", ".join(table.missing_columns) or "none"),
+                # unchanged / appended / replaced / landed: what this landing had to read
+                "change": dg.MetadataValue.text(table.change),
+                "rows_added": dg.MetadataValue.int(table.rows_added),
                 "as_of_date": dg.MetadataValue.text(settings.as_of.isoformat()),
             },
         )

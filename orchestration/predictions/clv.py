@@ -51,6 +51,10 @@ PARAMETERS = {BG_NBD: BG_NBD_PARAMETERS, GAMMA_GAMMA: GAMMA_GAMMA_PARAMETERS}
 # Defaults of the dbt vars clv_min_buyers / clv_min_repeat_buyers (README, "Predictions").
 MIN_BUYERS = 100
 MIN_REPEAT_BUYERS = 30
+# The models have 4 and 3 population parameters: beyond this many buyers a larger fit costs minutes
+# and changes them in the third digit, so they are fitted on a stable sample (var
+# clv_fit_max_customers) and the predictions still cover every buyer.
+MAX_FIT_CUSTOMERS = 100_000
 # BG/NBD parameters are searched within [1e-6, 1e6]. When every buyer has about the same dropout
 # probability (the bundled sample), the likelihood keeps rising, ever more slowly, as a and b grow
 # together at a fixed ratio; unbounded, the optimiser follows that ridge until the arithmetic breaks
@@ -143,14 +147,30 @@ def model_inputs(inputs: pd.DataFrame) -> pd.DataFrame:
     return data.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
+def fit_sample(data: pd.DataFrame, max_customers: int | None) -> pd.DataFrame:
+    """At most `max_customers` rows, chosen by a hash of customer_id: the same customers whatever
+    the row order, run or machine (pandas' hash has a fixed key), and a new buyer enters the sample
+    without pushing others out unless it hashes lower."""
+    if max_customers is None or len(data) <= max_customers:
+        return data
+    hashes = pd.util.hash_pandas_object(data["customer_id"], index=False)
+    chosen = hashes.sort_values(kind="stable").index[:max_customers]
+    return data.loc[sorted(chosen)].reset_index(drop=True)
+
+
 def fit_clv_models(
     inputs: pd.DataFrame,
     *,
     min_buyers: int = MIN_BUYERS,
     min_repeat_buyers: int = MIN_REPEAT_BUYERS,
+    max_customers: int | None = MAX_FIT_CUSTOMERS,
 ) -> ClvFit:
-    """Fits BG/NBD on every buyer and Gamma-Gamma on the repeat buyers with spend, or skips both."""
+    """Fits BG/NBD on every buyer (or a stable sample of `max_customers`) and Gamma-Gamma on the
+    repeat buyers with spend among them, or skips both."""
     data = model_inputs(inputs)
+    if max_customers is not None and len(data) > max_customers:
+        log.info("CLV models fitted on a stable sample of %d of %d buyers", max_customers, len(data))
+        data = fit_sample(data, max_customers)
     repeat = data[(data["frequency"] > 0) & (data["monetary_value"] > 0)]
     if len(data) < min_buyers or len(repeat) < min_repeat_buyers:
         message = (

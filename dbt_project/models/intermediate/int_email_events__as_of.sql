@@ -1,3 +1,5 @@
+-- A view: a filter over a staged table, read by aggregates that are tables.
+{{ config(materialized='view') }}
 -- Staged email events, plus the opt-outs the email platforms reported back to the syncs, that
 -- happened before the end of the as-of day.
 with email_events as (

@@ -1,5 +1,3 @@
--- A table: every segment predicate scans it.
-{{ config(materialized='table') }}
 -- What segment rules filter on: every column of dim_customers, a few fields derived from the
 -- as-of date, and the predictions of marts.customer_predictions (buyers; null for leads) with the
 -- send hour and contact pressure of every customer. Its columns are the fields a rule may name

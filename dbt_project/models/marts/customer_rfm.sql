@@ -5,10 +5,6 @@ with order_metrics as (
     where completed_orders > 0
 ),
 
-customers as (
-    select customer_id from {{ ref('int_customers__as_of') }}
-),
-
 segment_map as (
     select * from {{ ref('rfm_segment_map') }}
     where
@@ -25,9 +21,9 @@ buyers as (
         order_metrics.completed_orders as frequency,
         order_metrics.monetary,
         order_metrics.avg_order_value
+    -- Every staged order's customer is a staged customer (base_crm__orders quarantines the rest),
+    -- and an order makes its customer known on the as-of date: no join with the customers needed.
     from order_metrics
-    inner join customers
-        on order_metrics.customer_id = customers.customer_id
 ),
 
 {% if rfm_method() == 'quantile' %}

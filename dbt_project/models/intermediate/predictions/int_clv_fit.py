@@ -28,5 +28,6 @@ def model(dbt, session):
         inputs,
         min_buyers=int(dbt.config.meta_get("clv_min_buyers")),
         min_repeat_buyers=int(dbt.config.meta_get("clv_min_repeat_buyers")),
+        max_customers=int(dbt.config.meta_get("clv_fit_max_customers")),
     )
     return clv.fit_rows(fit)

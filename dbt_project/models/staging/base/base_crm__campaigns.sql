@@ -23,7 +23,10 @@ cleaned as (
 ranked as (
     select
         *,
-        row_number() over (partition by campaign_id order by _source_row desc) as occurrence_rank
+        row_number() over (
+            partition by campaign_id
+            order by _source_file desc, _source_row desc
+        ) as occurrence_rank
     from cleaned
 ),
 

@@ -58,7 +58,7 @@ checked as (
         end as email_status,
         row_number() over (
             partition by customer_id
-            order by updated_at desc nulls last, _source_row desc
+            order by updated_at desc nulls last, _source_file desc, _source_row desc
         ) as version_rank
     from cleaned
 ),

@@ -1,11 +1,12 @@
+{{ config(**incremental_staging_config()) }}
+-- depends_on: {{ source('crm', '_landed_files') }}
 -- Every raw email event, typed and tied to a customer, with the reason it cannot be staged (null
 -- when it can). Events that name only an email are matched on the customers' cleaned email; where
--- several customers share it, the smallest customer_id gets the event.
-with source as (
-    select * from {{ source('crm', 'email_events') }}
-),
+-- several customers share it, the smallest customer_id gets the event. Of identical events the
+-- last wins (as in base_crm__orders). Incremental: see macros/incremental_staging.sql.
+{% set plan = staging_restage_plan('email_events') %}
 
-customers as (
+with customers as (
     select
         customer_id,
         email
@@ -24,6 +25,83 @@ customers_by_email as (
 event_type_map as (
     select * from {{ ref('email_event_type_map') }}
 ),
+{% if not plan['all'] %}
+-- Staged events whose customer would be another one now (their customer appeared or went away,
+-- or their email now belongs to someone else).
+moved_events as (
+    select
+        staged._source_file,
+        staged._source_row,
+        staged.customer_id as customer_id_before,
+        coalesce(known_customer.customer_id, by_email.customer_id) as customer_id_now,
+        staged.campaign_id,
+        staged.event_type,
+        staged.occurred_at
+    from {{ this }} as staged
+    left join customers as known_customer
+        on staged.customer_id_given = known_customer.customer_id
+    left join customers_by_email as by_email
+        on
+            staged.customer_id_given is null
+            and staged.email_given = by_email.email
+    where
+        (staged.customer_id_given is not null or staged.email_given is not null)
+        and (
+            staged.customer_id != coalesce(known_customer.customer_id, by_email.customer_id)
+            or (staged.customer_id is null)
+            != (coalesce(known_customer.customer_id, by_email.customer_id) is null)
+        )
+),
+
+new_events as (
+    select
+        coalesce(known_customer.customer_id, by_email.customer_id) as customer_id,
+        {{ clean_text('source.campaign_id') }} as campaign_id,
+        event_type_map.event_type,
+        {{ parse_timestamp('source.occurred_at') }} as occurred_at
+    from {{ source('crm', 'email_events') }} as source
+    left join event_type_map
+        on {{ clean_lower('source.event_type') }} = event_type_map.raw_event_type
+    left join customers as known_customer
+        on {{ clean_text('source.customer_id') }} = known_customer.customer_id
+    left join customers_by_email as by_email
+        on
+            {{ clean_text('source.customer_id') }} is null
+            and {{ clean_lower('source.email') }} = by_email.email
+    where source._load_id > {{ plan['last_load'] }}
+),
+
+-- Duplicates are ranked among the events with the same customer, campaign, type and time: every
+-- such group a new or moved event joins or leaves is ranked again.
+affected_groups as (
+    select customer_id, campaign_id, event_type, occurred_at from new_events
+    union
+    select customer_id_before, campaign_id, event_type, occurred_at from moved_events
+    union
+    select customer_id_now, campaign_id, event_type, occurred_at from moved_events
+),
+
+restage_keys as (
+    select
+        _source_file,
+        _source_row
+    from moved_events
+    union
+    select
+        staged._source_file,
+        staged._source_row
+    from {{ this }} as staged
+    inner join affected_groups
+        on
+            staged.customer_id = affected_groups.customer_id
+            and staged.event_type = affected_groups.event_type
+            and staged.occurred_at = affected_groups.occurred_at
+            and coalesce(staged.campaign_id, '') = coalesce(affected_groups.campaign_id, '')
+),
+{% endif %}
+source as (
+    {{ staging_rows_to_restage(source('crm', 'email_events'), plan, 'select * from restage_keys') }}
+),
 
 cleaned as (
     select
@@ -32,11 +110,9 @@ cleaned as (
         {{ clean_text('source.campaign_id') }} as campaign_id,
         {{ clean_lower('source.event_type') }} as event_type_raw,
         {{ parse_timestamp('source.occurred_at') }} as occurred_at,
-        {{ json_record('source', [
-            'customer_id', 'email', 'campaign_id', 'event_type', 'occurred_at',
-        ]) }} as raw_record,
         source._source_file,
-        source._source_row
+        source._source_row,
+        source._load_id
     from source
 ),
 
@@ -74,12 +150,12 @@ ranked as (
         *,
         row_number() over (
             partition by customer_id, campaign_id, event_type, occurred_at, row_problem is null
-            order by _source_row desc
+            order by _source_file desc, _source_row desc
         ) as occurrence_rank
     from checked
 ),
 
-final as (
+staged as (
     select
         customer_id,
         campaign_id,
@@ -91,10 +167,17 @@ final as (
             row_problem,
             case when occurrence_rank > 1 then 'duplicate_event' end
         ) as quarantine_reason,
-        raw_record,
+        customer_id_given,
+        email_given,
         _source_file,
-        _source_row
+        _source_row,
+        _load_id,
+        '{{ staging_version() }}' as _staging_version
     from ranked
-)
+),
+
+{{ final_with_quarantined_raw_records([
+    'customer_id', 'email', 'campaign_id', 'event_type', 'occurred_at',
+]) }}
 
 select * from final

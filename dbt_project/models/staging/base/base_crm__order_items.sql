@@ -1,14 +1,41 @@
+{{ config(**incremental_staging_config()) }}
+-- depends_on: {{ source('crm', '_landed_files') }}
 -- Every raw order line, typed and priced in the reporting currency at its order's rate, with the
--- reason it cannot be staged (null when it can). A line is one product of one order.
-with source as (
-    select * from {{ source('crm', 'order_items') }}
-),
+-- reason it cannot be staged (null when it can). A line is one product of one order; of several
+-- usable rows for one line, the last wins (as in base_crm__orders). Incremental: see
+-- macros/incremental_staging.sql.
+{% set plan = staging_restage_plan('order_items') %}
 
-orders as (
+with orders as (
     select
         order_id,
         rate_to_reporting
     from {{ ref('stg_crm__orders') }}
+),
+{% if not plan['all'] %}
+-- Every line of an order_id that came again, or whose order appeared, went away or changed its
+-- exchange rate, is checked and ranked again.
+affected_order_ids as (
+    {{ new_raw_values(source('crm', 'order_items'), plan, 'order_id') }}
+    union
+    select staged.order_id
+    from {{ this }} as staged
+    left join orders
+        on staged.order_id = orders.order_id
+    where
+        staged.order_id is not null
+        and (
+            staged.rate_to_reporting != orders.rate_to_reporting
+            or (staged.rate_to_reporting is null) != (orders.rate_to_reporting is null)
+        )
+),
+
+restage_keys as (
+    {{ staged_rows_with(['order_id'], 'affected_order_ids') }}
+),
+{% endif %}
+source as (
+    {{ staging_rows_to_restage(source('crm', 'order_items'), plan, 'select * from restage_keys') }}
 ),
 
 cleaned as (
@@ -18,11 +45,9 @@ cleaned as (
         {{ clean_lower('source.category') }} as category,
         {{ parse_decimal('source.quantity') }} as quantity,
         {{ parse_decimal('source.unit_price') }} as unit_price,
-        {{ json_record('source', [
-            'order_id', 'product_id', 'category', 'quantity', 'unit_price',
-        ]) }} as raw_record,
         source._source_file,
-        source._source_row
+        source._source_row,
+        source._load_id
     from source
 ),
 
@@ -47,12 +72,12 @@ ranked as (
         *,
         row_number() over (
             partition by order_id, product_id, row_problem is null
-            order by _source_row desc
+            order by _source_file desc, _source_row desc
         ) as occurrence_rank
     from checked
 ),
 
-final as (
+staged as (
     select
         order_id,
         product_id,
@@ -65,10 +90,16 @@ final as (
             row_problem,
             case when occurrence_rank > 1 then 'duplicate_order_item' end
         ) as quarantine_reason,
-        raw_record,
+        rate_to_reporting,
         _source_file,
-        _source_row
+        _source_row,
+        _load_id,
+        '{{ staging_version() }}' as _staging_version
     from ranked
-)
+),
+
+{{ final_with_quarantined_raw_records([
+    'order_id', 'product_id', 'category', 'quantity', 'unit_price',
+]) }}
 
 select * from final

@@ -1,11 +1,35 @@
+{{ config(**incremental_staging_config()) }}
+-- depends_on: {{ source('crm', '_landed_files') }}
 -- Every raw order row, typed and converted to the reporting currency, with the reason it cannot
--- be staged (null when it can). Of several usable rows with one order_id, the last in the file wins.
-with source as (
-    select * from {{ source('crm', 'orders') }}
+-- be staged (null when it can). Of several usable rows with one order_id, the last wins: the row
+-- of the file whose name sorts last, the last row within a file. Incremental: see
+-- macros/incremental_staging.sql.
+{% set plan = staging_restage_plan('orders') %}
+
+with customers as (
+    select customer_id from {{ ref('stg_crm__customers') }}
+),
+{% if not plan['all'] %}
+-- Every row of an order_id that came again, or whose customer appeared or went away, is ranked and
+-- checked again.
+affected_order_ids as (
+    {{ new_raw_values(source('crm', 'orders'), plan, 'order_id') }}
+    union
+    select staged.order_id
+    from {{ this }} as staged
+    left join customers
+        on staged.customer_id = customers.customer_id
+    where
+        staged.customer_id is not null
+        and staged.is_known_customer != (customers.customer_id is not null)
 ),
 
-customers as (
-    select customer_id from {{ ref('stg_crm__customers') }}
+restage_keys as (
+    {{ staged_rows_with(['order_id'], 'affected_order_ids') }}
+),
+{% endif %}
+source as (
+    {{ staging_rows_to_restage(source('crm', 'orders'), plan, 'select * from restage_keys') }}
 ),
 
 order_status_map as (
@@ -41,12 +65,9 @@ cleaned as (
         {{ clean_lower('source.channel') }} as channel,
         source.amount as amount_text,
         source.discount_amount as discount_amount_text,
-        {{ json_record('source', [
-            'order_id', 'customer_id', 'ordered_at', 'amount', 'status', 'currency',
-            'discount_amount', 'channel',
-        ]) }} as raw_record,
         source._source_file,
-        source._source_row
+        source._source_row,
+        source._load_id
     from source
 ),
 
@@ -98,12 +119,12 @@ ranked as (
         *,
         row_number() over (
             partition by order_id, row_problem is null
-            order by _source_row desc
+            order by _source_file desc, _source_row desc
         ) as occurrence_rank
     from checked
 ),
 
-final as (
+staged as (
     select
         order_id,
         customer_id,
@@ -125,10 +146,16 @@ final as (
             row_problem,
             case when occurrence_rank > 1 then 'duplicate_order_id' end
         ) as quarantine_reason,
-        raw_record,
+        is_known_customer,
         _source_file,
-        _source_row
+        _source_row,
+        _load_id,
+        '{{ staging_version() }}' as _staging_version
     from ranked
-)
+),
+
+{{ final_with_quarantined_raw_records([
+    'order_id', 'customer_id', 'ordered_at', 'amount', 'status', 'currency', 'discount_amount', 'channel',
+]) }}
 
 select * from final

@@ -1,0 +1,231 @@
+"""Incremental landing and staging (issue 7): a sequence of nightly runs, each landing only what is
+new and restaging only what it touches, leaves the same staged rows as one full build of the same
+files; a file landed again makes staging start over."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.dbt_runner import run_dbt
+from orchestration.landing import land_raw_files
+from orchestration.settings import Settings
+from tests.conftest import TINY_AS_OF, TINY_RAW_DIR
+
+BASE_MODELS = ("base_crm__orders", "base_crm__order_items", "base_crm__email_events")
+# Bookkeeping that differs by design between the two ways of building.
+BOOKKEEPING = ("_load_id", "_staging_version")
+# c1's open of campaign k1 in the tiny fixture, and a time after everything in it.
+OPENED, LATER = "2024-06-01 09:30:00", "2024-07-10 08:00:00"
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def _stage(raw_dir: Path, warehouse: Path) -> list[str]:
+    """Lands the folder, then builds the seeds and the staging models; returns the landing's changes."""
+    settings = Settings(raw_dir=raw_dir, as_of=TINY_AS_OF, duckdb_path=warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        landed = land_raw_files(con, raw_dir)
+    run_dbt("seed", settings)
+    run_dbt("run", settings, "--select", "staging")
+    return [f"{table.name}:{table.change}:{table.rows_added}" for table in landed]
+
+
+def _staged(warehouse: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            model: con.execute(
+                f"select * exclude ({', '.join(BOOKKEEPING)}) from staging.{model} "
+                "order by _source_file, _source_row"
+            ).df()
+            for model in BASE_MODELS
+        }
+
+
+def _assert_same_as_full_build(raw_dir: Path, incremental: Path, tmp_path: Path, name: str) -> None:
+    full = tmp_path / f"full_{name}.duckdb"
+    _stage(raw_dir, full)
+    expected, actual = _staged(full), _staged(incremental)
+    for model in BASE_MODELS:
+        pd.testing.assert_frame_equal(actual[model], expected[model], obj=f"{model} after {name}")
+
+
+def _compiled_base_orders() -> str:
+    target = Path(os.environ["DBT_TARGET_PATH"])
+    return next(target.glob("compiled/**/base/base_crm__orders.sql")).read_text()
+
+
+def _quarantine(warehouse: Path, model: str, key: str, value: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            f"select _source_file, quarantine_reason from staging.{model} where {key} = ? "
+            "order by _source_file, _source_row",
+            [value],
+        ).fetchall()
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "raw"
+    shutil.copytree(TINY_RAW_DIR, folder)
+    return folder
+
+
+def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
+    raw_dir: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "incremental.duckdb"
+    assert _stage(raw_dir, warehouse) == [
+        "customers:landed:11",
+        "orders:landed:21",
+        "order_items:landed:7",
+        "email_events:landed:14",
+        "campaigns:landed:3",
+    ]
+
+    # Night 2: daily drops. o2 comes again with another amount (the later file wins), o50 is new,
+    # o51 names a customer the CRM has not exported yet, an event names an email nobody has yet,
+    # and one event repeats an existing one exactly.
+    _write(
+        raw_dir / "orders" / "2024-07-01.csv",
+        [
+            {"order_id": "o2", "customer_id": "c1", "ordered_at": "2024-04-15 12:00:00", "amount": "2500"},
+            {"order_id": "o50", "customer_id": "c1", "ordered_at": "2024-07-01 10:00:00", "amount": "700"},
+            {"order_id": "o51", "customer_id": "c77", "ordered_at": "2024-07-01 11:00:00", "amount": "900"},
+        ],
+    )
+    _write(
+        raw_dir / "order_items" / "2024-07-01.csv",
+        [
+            {"order_id": "o50", "product_id": "p1", "quantity": "1", "unit_price": "700"},
+            {"order_id": "o51", "product_id": "p2", "quantity": "3", "unit_price": "300"},
+        ],
+    )
+    _write(
+        raw_dir / "email_events" / "2024-07-01.csv",
+        [
+            {"customer_id": "c1", "campaign_id": "k1", "event_type": "open", "occurred_at": OPENED},
+            {"email": "new.buyer@mail.ru", "campaign_id": "k2", "event_type": "open", "occurred_at": LATER},
+        ],
+    )
+    assert _stage(raw_dir, warehouse) == [
+        "customers:unchanged:0",
+        "orders:appended:3",
+        "order_items:appended:2",
+        "email_events:appended:2",
+        "campaigns:unchanged:0",
+    ]
+    # Only the new load and the rows it touches were read: the compiled model filters on the load.
+    assert "_load_id > 1" in _compiled_base_orders()
+    assert _quarantine(warehouse, "base_crm__orders", "order_id", "o2") == [
+        ("orders.csv", "duplicate_order_id"),
+        ("orders/2024-07-01.csv", None),
+    ]
+    assert _quarantine(warehouse, "base_crm__orders", "order_id", "o51") == [
+        ("orders/2024-07-01.csv", "unknown_customer")
+    ]
+    assert _quarantine(warehouse, "base_crm__order_items", "order_id", "o51") == [
+        ("order_items/2024-07-01.csv", "unknown_order")
+    ]
+    assert _quarantine(warehouse, "base_crm__email_events", "email_given", "new.buyer@mail.ru") == [
+        ("email_events/2024-07-01.csv", "unknown_email")
+    ]
+    _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "night 2")
+
+    # Night 3: the CRM's full export now has c77 and the owner of new.buyer@mail.ru, and c4 is gone.
+    # No new order or event: the rows whose customer appeared or went away are restaged.
+    customers = pd.read_csv(raw_dir / "customers.csv", dtype=str)
+    had_c4 = _quarantine(warehouse, "base_crm__orders", "customer_id", "c4")
+    assert had_c4 and all(reason != "unknown_customer" for _, reason in had_c4)
+    customers = customers[customers["customer_id"] != "c4"]
+    customers = pd.concat(
+        [
+            customers,
+            pd.DataFrame(
+                [
+                    {"customer_id": "c77", "email": "c77@mail.ru"},
+                    {"customer_id": "c78", "email": "new.buyer@mail.ru"},
+                ]
+            ),
+        ]
+    )
+    customers.to_csv(raw_dir / "customers.csv", index=False)
+    changes = _stage(raw_dir, warehouse)
+    assert changes[:3] == ["customers:replaced:12", "orders:unchanged:0", "order_items:unchanged:0"]
+    assert _quarantine(warehouse, "base_crm__orders", "order_id", "o51") == [("orders/2024-07-01.csv", None)]
+    assert _quarantine(warehouse, "base_crm__order_items", "order_id", "o51") == [
+        ("order_items/2024-07-01.csv", None)
+    ]
+    assert {reason for _, reason in _quarantine(warehouse, "base_crm__orders", "customer_id", "c4")} == {
+        "unknown_customer"
+    }
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(
+            "select customer_id from staging.base_crm__email_events where email_given = 'new.buyer@mail.ru'"
+        ).fetchall() == [("c78",)]
+    _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "night 3")
+
+    # Night 4: orders.csv itself changed (a corrected export): the landing replaces the table and
+    # staging starts over instead of mixing two versions of the file.
+    orders = pd.read_csv(raw_dir / "orders.csv", dtype=str)
+    orders.loc[orders["order_id"] == "o1", "amount"] = "1111"
+    orders.to_csv(raw_dir / "orders.csv", index=False)
+    changes = _stage(raw_dir, warehouse)
+    assert changes[1] == "orders:replaced:24"
+    assert "_load_id >" not in _compiled_base_orders()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(
+            "select amount from staging.base_crm__orders where order_id = 'o1' and quarantine_reason is null"
+        ).fetchall() == [(1111,)]
+    _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "night 4")
+
+
+def test_an_unchanged_folder_is_not_landed_again(raw_dir: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "landing.duckdb")) as con:
+        first = land_raw_files(con, raw_dir)
+        second = land_raw_files(con, raw_dir)
+        loads = con.execute(
+            "select table_name, source_file, load_id from raw._landed_files order by 1, 2"
+        ).fetchall()
+    assert [(t.change, t.rows) for t in first] == [
+        ("landed", 11),
+        ("landed", 21),
+        ("landed", 7),
+        ("landed", 14),
+        ("landed", 3),
+    ]
+    assert [(t.change, t.rows, t.rows_added) for t in second] == [
+        ("unchanged", 11, 0),
+        ("unchanged", 21, 0),
+        ("unchanged", 7, 0),
+        ("unchanged", 14, 0),
+        ("unchanged", 3, 0),
+    ]
+    assert loads == [
+        ("campaigns", "campaigns.csv", 1),
+        ("customers", "customers.csv", 1),
+        ("email_events", "email_events.csv", 1),
+        ("order_items", "order_items.csv", 1),
+        ("orders", "orders.csv", 1),
+    ]
+
+
+def test_a_removed_drop_lands_the_table_again(raw_dir: Path, tmp_path: Path) -> None:
+    drop = raw_dir / "orders" / "2024-07-01.csv"
+    _write(drop, [{"order_id": "o50", "customer_id": "c1", "ordered_at": "2024-07-01", "amount": "7"}])
+    with duckdb.connect(str(tmp_path / "landing.duckdb")) as con:
+        assert {t.name: t.rows for t in land_raw_files(con, raw_dir)}["orders"] == 22
+        drop.unlink()
+        orders = {t.name: t for t in land_raw_files(con, raw_dir)}["orders"]
+        assert (orders.change, orders.rows) == ("replaced", 21)
+        assert con.execute("select distinct _source_file, _load_id from raw.orders").fetchall() == [
+            ("orders.csv", 2)
+        ]
