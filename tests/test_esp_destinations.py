@@ -714,6 +714,19 @@ def test_fake_unisender_enforces_its_contract(fake_unisender: FakeUnisender):
         "importContacts: api_key sent in the URL",
         "gone@example.com: unsubscribed -> active",
     ]
+    export = f"{fake_unisender.url}/en/api/exportContacts?format=json"
+    asked = {"api_key": fake_unisender.api_key, "list_id": "101", "field_names[0]": "email"}
+    assert httpx.post(export, data={**asked, "limit": "5001"}).json()["error"] == (
+        "limit must be 1..5000 and offset at least 0"
+    )
+    assert httpx.post(export, data={**asked, "field_names[1]": "shoe_size"}).json()["error"] == (
+        "Unknown field names: shoe_size"
+    )
+    assert httpx.post(export, data={**asked, "list_id": "999"}).json()["error"] == "List 999 not found"
+    # The re-activation above was applied (and recorded as a violation), so the export shows it.
+    assert httpx.post(export, data={**asked, "field_names[1]": "email_status", "limit": "10"}).json() == {
+        "result": {"field_names": ["email", "email_status"], "data": [["gone@example.com", "active"]]}
+    }
 
 
 def test_destination_keys_never_reach_the_logs(
@@ -734,10 +747,39 @@ def test_destination_keys_never_reach_the_logs(
     assert fake_unisender.api_key not in caplog.text
 
 
-def test_unisender_fetch_unsubscribes_is_not_supported(fake_unisender: FakeUnisender, clock: FakeTime):
+def test_unisender_fetch_unsubscribes_pages_through_the_list(fake_unisender: FakeUnisender, clock: FakeTime):
+    # 5003 active contacts on the list: two export pages, the second of 5 rows.
+    for email in people(5003):
+        fake_unisender.add_contact(email, "active", {"101"})
+    fake_unisender.add_contact("gone@example.com", "unsubscribed", {"101"})
+    fake_unisender.add_contact("blocked@example.com", "blocked", {"101"})
+    fake_unisender.add_contact("left-us@example.com", "active", {"202"}, unsubscribed_lists={"101"})
+    # Opted out of another list only, or of everything but not on ours: not this list's business.
+    fake_unisender.add_contact("left-them@example.com", "active", {"101"}, unsubscribed_lists={"202"})
+    fake_unisender.add_contact("elsewhere@example.com", "unsubscribed", {"202"})
     with unisender(fake_unisender, clock) as destination:
-        assert destination.fetch_unsubscribes() == []
-    assert fake_unisender.requests == []
+        found = destination.fetch_unsubscribes(since=datetime(2026, 11, 1, tzinfo=UTC))
+
+    assert sorted(found) == [
+        Unsubscribe("blocked@example.com", None, "cleaned"),
+        Unsubscribe("gone@example.com", None, "unsubscribed"),
+        Unsubscribe("left-us@example.com", None, "unsubscribed"),
+    ]
+    assert fake_unisender.export_limits == [5000, 5000]
+    assert fake_unisender.violations == []
+
+
+def test_unisender_fetch_unsubscribes_bad_key_and_bad_answers(fake_unisender: FakeUnisender, clock: FakeTime):
+    refused = unisender(fake_unisender, clock, api_key="wrong-key")
+    with refused, pytest.raises(DestinationAuthError):
+        refused.fetch_unsubscribes()
+    fake_unisender.list_ids.discard("101")
+    unknown_list = unisender(fake_unisender, clock)
+    with (
+        unknown_list,
+        pytest.raises(DestinationError, match="could not read unsubscribes: .*List 101 not found"),
+    ):
+        unknown_list.fetch_unsubscribes()
 
 
 # --- File -----------------------------------------------------------------------------------------

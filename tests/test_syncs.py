@@ -409,6 +409,31 @@ def test_an_opt_out_read_from_one_platform_holds_on_another(
     assert wh.query("select count(*) from sync_state.provider_unsubscribes") == [(2,)]
 
 
+def test_unisender_opt_outs_flow_back_once_and_are_never_sent_again(
+    wh: MiniWarehouse, sync_dir: Path, fake_unisender: FakeUnisender
+):
+    wh.set_members("vip", people(3))
+    fake_unisender.add_contact("person0002@example.com", "unsubscribed", {"101"})
+    fake_unisender.add_contact("person0001@example.com", "active", set(), unsubscribed_lists={"101"})
+    (report,) = run_syncs(wh.path, [uni_sync()], sync_dir, env=uni_env(fake_unisender))
+    assert (report.unsubscribes_found, report.added) == (2, 1)
+    assert fake_unisender.on_list("101") == {"person0000@example.com", "person0002@example.com"}
+    assert fake_unisender.contacts["person0002@example.com"].status == "unsubscribed"
+    stored = wh.query(
+        "select email, kind, occurred_at = fetched_at from sync_state.provider_unsubscribes order by email"
+    )
+    # Unisender does not say when: stamped with the run that first saw them.
+    assert stored == [
+        ("person0001@example.com", "unsubscribed", True),
+        ("person0002@example.com", "unsubscribed", True),
+    ]
+    # The export is read in full every run; what is already stored is not stored again.
+    (again,) = run_syncs(wh.path, [uni_sync()], sync_dir, env=uni_env(fake_unisender))
+    assert (again.unsubscribes_found, again.added) == (0, 0)
+    assert wh.query("select count(*) from sync_state.provider_unsubscribes") == [(2,)]
+    assert fake_unisender.violations == []
+
+
 # --- Errors ---------------------------------------------------------------------------------------
 
 
@@ -450,7 +475,12 @@ def test_platform_down_fails_loudly_with_what_was_delivered(
 
     wh.set_members("vip", people(6))
     definition = uni_sync(options={**FAST, "commit_every": 2, "max_attempts": 2, "max_connections": 1})
-    fake_unisender.inject(Injected(200, passthrough=True), Injected(503), Injected(503))
+    imports = "importContacts"  # the opt-out export before them is not scripted
+    fake_unisender.inject(
+        Injected(200, passthrough=True, path_contains=imports),
+        Injected(503, path_contains=imports),
+        Injected(503, path_contains=imports),
+    )
     report = sync(wh, sync_dir, definition, uni_env(fake_unisender))
     assert report.status == "failed" and report.retryable
     assert (report.sent, report.added, report.failed) == (4, 2, 2)

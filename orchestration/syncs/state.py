@@ -401,27 +401,49 @@ def store_unsubscribes(
     provider: str,
     sync_name: str,
     target: str,
-    found: Sequence[tuple[str, datetime, str]],
+    found: Sequence[tuple[str, datetime | None, str]],
     fetched_at: datetime,
 ) -> int:
-    """Adds the (email, occurred_at, kind) opt-outs not stored yet; returns how many were new."""
+    """Adds the (email, occurred_at, kind) opt-outs not stored yet; returns how many were new.
+
+    An opt-out without a time (the provider does not say when) is stored once, at `fetched_at`,
+    the first time it is seen: later runs that find it again add nothing.
+    """
     if not found:
         return 0
-    rows = []
+    timed, untimed = [], []
     for email, occurred_at, kind in found:
-        if occurred_at.tzinfo is not None:
-            occurred_at = occurred_at.astimezone(UTC).replace(tzinfo=None)
-        rows.append(
-            (provider, sync_name, target, email, email.strip().lower(), kind, occurred_at, fetched_at)
+        row = (
+            provider,
+            sync_name,
+            target,
+            email,
+            email.strip().lower(),
+            kind,
+            _naive_utc(occurred_at or fetched_at),
         )
+        (timed if occurred_at is not None else untimed).append((*row, _naive_utc(fetched_at)))
+    same_opt_out = (
+        "o.provider = n.provider and o.target = n.target and o.email_key = n.email_key and o.kind = n.kind"
+    )
+    return _insert_new_unsubscribes(con, timed, f"{same_opt_out} and o.occurred_at = n.occurred_at") + (
+        _insert_new_unsubscribes(con, untimed, same_opt_out)
+    )
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
+def _insert_new_unsubscribes(con: duckdb.DuckDBPyConnection, rows: list[tuple], already_stored: str) -> int:
+    if not rows:
+        return 0
     con.register("_sync_unsubscribes", _arrow("provider_unsubscribes", rows))
     try:
         added = con.execute(
             f"insert into {SCHEMA}.provider_unsubscribes select distinct n.* from _sync_unsubscribes as n "
-            f"where not exists (select 1 from {SCHEMA}.provider_unsubscribes as o "
-            "where o.provider = n.provider "
-            "and o.target = n.target and o.email_key = n.email_key and o.kind = n.kind "
-            "and o.occurred_at = n.occurred_at) returning 1"
+            f"where not exists (select 1 from {SCHEMA}.provider_unsubscribes as o where {already_stored}) "
+            "returning 1"
         ).fetchall()
     finally:
         con.unregister("_sync_unsubscribes")

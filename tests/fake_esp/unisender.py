@@ -1,6 +1,9 @@
 """A fake Unisender API (`POST /{en|ru}/api/{method}?format=json`, form-encoded) enforcing its contract.
 
-Methods: `importContacts`, `exclude`; `unsubscribe` exists only to be caught (a violation: the sync
+Methods: `importContacts`, `exclude`, `exportContacts` (synchronous form: `list_id`, `field_names[i]`
+among email / email_status / email_list_ids / email_unsubscribed_list_ids / custom fields, `offset`,
+`limit` ≤ 5000; answers `result.field_names` and `result.data`, the contacts on the list or
+unsubscribed from it, in a stable order); `unsubscribe` exists only to be caught (a violation: the sync
 must never opt anyone out). Errors are HTTP 200 `{"error": ..., "code": ...}` as at Unisender; a wrong
 key gives code `invalid_api_key`. Enforced: known arguments only, `field_names[]` including `email`,
 known field names, ≤500 rows per import, rows no wider than `field_names`, `format=json`.
@@ -22,6 +25,8 @@ from urllib.parse import parse_qs
 from tests.fake_esp.common import FakeServer, Injected, Reply, Request
 
 MAX_ROWS = 500
+MAX_EXPORT_ROWS = 5000
+EXPORT_FIELDS = {"email", "email_status", "email_list_ids", "email_unsubscribed_list_ids"}
 SYSTEM_FIELDS = {"email", "email_list_ids", "email_status", "tags", "delete", "phone"}
 OPTED_OUT = {"unsubscribed", "blocked"}
 _PATH = re.compile(r"^/(en|ru)/api/([A-Za-z]+)$")
@@ -39,6 +44,8 @@ class UContact:
     status: str = "new"
     lists: set[str] = field(default_factory=set)
     fields: dict[str, str] = field(default_factory=dict)
+    # lists the contact unsubscribed from (the address may still be active for the others)
+    unsubscribed_lists: set[str] = field(default_factory=set)
 
 
 class FakeUnisender(FakeServer):
@@ -54,12 +61,19 @@ class FakeUnisender(FakeServer):
         self.custom_fields = set(custom_fields)
         self.contacts: dict[str, UContact] = {}
         self.import_sizes: list[int] = []
+        self.export_limits: list[int] = []
         self.double_optin_seen: list[str] = []
 
     # --- test helpers -----------------------------------------------------------------------------
 
-    def add_contact(self, email: str, status: str = "active", lists: set[str] | None = None) -> UContact:
-        contact = UContact(email.lower(), status, set(lists or ()))
+    def add_contact(
+        self,
+        email: str,
+        status: str = "active",
+        lists: set[str] | None = None,
+        unsubscribed_lists: set[str] | None = None,
+    ) -> UContact:
+        contact = UContact(email.lower(), status, set(lists or ()), {}, set(unsubscribed_lists or ()))
         self.contacts[email.lower()] = contact
         return contact
 
@@ -92,6 +106,8 @@ class FakeUnisender(FakeServer):
             return self._import(args)
         if method == "exclude":
             return self._exclude(args)
+        if method == "exportContacts":
+            return self._export(form)
         if method == "unsubscribe":
             self.violation(f"unsubscribe called for {args.get('contact')}")
             return Reply.json(200, {"result": {}})
@@ -182,3 +198,47 @@ class FakeUnisender(FakeServer):
                 return error(f'Contact "{args["contact"]}" not found')
             contact.lists -= lists  # status untouched: excluding is not unsubscribing
         return Reply.json(200, {"result": {}})
+
+    def _export(self, form: dict[str, list[str]]) -> Reply:
+        args = {key: values[-1] for key, values in form.items()}
+        names: dict[int, str] = {}
+        for key, value in args.items():
+            if m := _FIELD_NAME.match(key):
+                names[int(m.group(1))] = value
+            elif key not in ("api_key", "list_id", "offset", "limit"):
+                return error(f"Unknown argument {key}")
+        fields = [names[i] for i in sorted(names)]
+        if sorted(names) != list(range(len(names))) or "email" not in fields:
+            return error("field_names must be numbered from 0 and include email")
+        unknown = sorted(set(fields) - EXPORT_FIELDS - self.custom_fields)
+        if unknown:
+            return error(f"Unknown field names: {', '.join(unknown)}")
+        list_id = args.get("list_id", "")
+        if list_id and list_id not in self.list_ids:
+            return error(f"List {list_id} not found")
+        try:
+            offset, limit = int(args.get("offset", "0")), int(args.get("limit", "1000"))
+        except ValueError:
+            return error("offset and limit must be whole numbers")
+        if not 0 < limit <= MAX_EXPORT_ROWS or offset < 0:
+            return error(f"limit must be 1..{MAX_EXPORT_ROWS} and offset at least 0")
+        with self.lock:
+            self.export_limits.append(limit)
+            contacts = [
+                contact
+                for _, contact in sorted(self.contacts.items())
+                if not list_id or list_id in contact.lists | contact.unsubscribed_lists
+            ]
+        values = {
+            "email_status": lambda c: c.status,
+            "email_list_ids": lambda c: ",".join(sorted(c.lists)),
+            "email_unsubscribed_list_ids": lambda c: ",".join(sorted(c.unsubscribed_lists)),
+        }
+        data = [
+            [
+                c.email if name == "email" else values[name](c) if name in values else c.fields.get(name, "")
+                for name in fields
+            ]
+            for c in contacts[offset : offset + limit]
+        ]
+        return Reply.json(200, {"result": {"field_names": fields, "data": data}})

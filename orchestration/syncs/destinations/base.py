@@ -68,7 +68,8 @@ class Unsubscribe(NamedTuple):
     """An opt-out recorded at the provider, fed back so the next sync never opts the person back in."""
 
     email: str
-    occurred_at: datetime
+    # None when the provider does not say when (Unisender): the warehouse records when it first saw it.
+    occurred_at: datetime | None
     kind: UnsubscribeKind
 
 

@@ -12,6 +12,9 @@ remove: `exclude(contact_type=email, contact, list_ids)` — one contact per cal
         `exclude` takes the contact off the list without marking them unsubscribed; `unsubscribe`
         (irreversible through the API) is never called. Excluding someone already off the list
         answers "Contact … not found", which is taken as success.
+opt-outs: `exportContacts(list_id, field_names[], offset, limit)` pages through the list; addresses
+        `unsubscribed` or `blocked`, and contacts unsubscribed from this list, flow back to the
+        warehouse. The export gives no time, so each run reads the whole list.
 
 double_optin (**unconfirmed**): the current importContacts reference lists only `field_names`, `data`,
 `overwrite_tags` and `overwrite_lists`; older wrappers also pass `double_optin`, default 0. Import does
@@ -45,6 +48,7 @@ from orchestration.syncs.destinations.base import (
     FieldValue,
     RowError,
     Unsubscribe,
+    UnsubscribeKind,
     chunks,
     dedupe_contacts,
     dedupe_emails,
@@ -60,6 +64,12 @@ DEFAULT_BASE_URL = "https://api.unisender.com"
 MAX_IMPORT_ROWS = 500
 AUTH_ERROR_CODES = frozenset({"invalid_api_key", "access_denied"})
 DEFAULT_RETRY = RetryPolicy(max_attempts=3)
+# exportContacts (its synchronous form): at most 5000 rows a call (**unconfirmed**: the limit of the
+# published method reference and of the client libraries that use it).
+EXPORT_PAGE_SIZE = 5000
+EXPORT_FIELDS = ("email", "email_status", "email_unsubscribed_list_ids")
+# email_status → the kind of opt-out it is
+OPT_OUT_STATUSES = {"unsubscribed": "unsubscribed", "blocked": "cleaned"}
 
 
 class UnisenderDestination(DestinationBase):
@@ -177,14 +187,45 @@ class UnisenderDestination(DestinationBase):
     # --- unsubscribes -----------------------------------------------------------------------------
 
     def fetch_unsubscribes(self, since: datetime | None = None) -> list[Unsubscribe]:
-        """Not supported: returns [].
+        """The list's opted-out contacts, from `exportContacts` pages of EXPORT_PAGE_SIZE.
 
-        Unisender's `exportContacts` is an asynchronous task (a task id, then a result file) and its
-        documented columns give a contact's status but not when it changed, so `since` cannot be
-        honoured. Opt-outs at Unisender still hold — `importContacts` without `email_status` never
-        re-activates an unsubscribed contact — they just do not flow back to the warehouse yet.
+        A contact counts when its address is `unsubscribed` (kind "unsubscribed") or `blocked`
+        (kind "cleaned": Unisender blocks addresses after complaints or hard bounces), or when it
+        unsubscribed from this list (`email_unsubscribed_list_ids`) while staying active for others.
+        The export says nothing about *when*, so `since` cannot narrow it: every run reads the whole
+        list, and the opt-outs carry no time (`occurred_at` None; the warehouse records when it
+        first saw each one).
         """
-        return []
+        found: list[Unsubscribe] = []
+        offset = 0
+        while True:
+            answer = self._call(
+                "exportContacts",
+                {
+                    "list_id": self.list_id,
+                    **{f"field_names[{i}]": name for i, name in enumerate(EXPORT_FIELDS)},
+                    "offset": str(offset),
+                    "limit": str(EXPORT_PAGE_SIZE),
+                },
+            )
+            if "error" in answer:
+                raise DestinationError(self.name, f"could not read unsubscribes: {self._error_text(answer)}")
+            rows = self._export_rows(answer)
+            for record in rows:
+                kind = _opt_out_kind(record, self.list_id)
+                if kind is not None:
+                    found.append(Unsubscribe(record["email"], None, kind))
+            if len(rows) < EXPORT_PAGE_SIZE:
+                return found
+            offset += len(rows)
+
+    def _export_rows(self, answer: dict[str, Any]) -> list[dict[str, str]]:
+        result = answer.get("result")
+        names = result.get("field_names") if isinstance(result, dict) else None
+        data = result.get("data") if isinstance(result, dict) else None
+        if not isinstance(names, list) or not isinstance(data, list) or "email" not in names:
+            raise DestinationError(self.name, "exportContacts: unexpected answer shape")
+        return [dict(zip(names, (str(cell or "") for cell in row), strict=False)) for row in data]
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -214,3 +255,11 @@ class UnisenderDestination(DestinationBase):
 
 def _cell(value: FieldValue) -> str:
     return "" if value is None else str(value)
+
+
+def _opt_out_kind(record: dict[str, str], list_id: str) -> UnsubscribeKind | None:
+    status = record.get("email_status", "").strip().lower()
+    if status in OPT_OUT_STATUSES:
+        return OPT_OUT_STATUSES[status]  # type: ignore[return-value]
+    unsubscribed_from = {item.strip() for item in record.get("email_unsubscribed_list_ids", "").split(",")}
+    return "unsubscribed" if list_id in unsubscribed_from else None
