@@ -222,6 +222,36 @@ def test_mirror_removes_and_upsert_keeps_those_who_left(
     assert fake_sendgrid.violations == [] and fake_unisender.violations == []
 
 
+def test_a_mass_removal_is_refused_until_allowed(
+    wh: MiniWarehouse, sync_dir: Path, fake_unisender: FakeUnisender
+):
+    env = uni_env(fake_unisender)
+    wh.set_members("vip", people(300))
+    assert counts(sync(wh, sync_dir, uni_sync(), env)) == ("success", 300, 300, 0, 0, 0)
+    # A broken rule empties two thirds of the segment: 200 removals, 67% of the delivered > 50%.
+    wh.set_members("vip", people(100))
+    dry = sync(wh, sync_dir, uni_sync(), env, dry_run=True)
+    assert dry.plan["remove"] == 200
+    assert dry.warnings == [
+        "a real run would be refused: it would remove 200 of the 300 delivered contacts (67%, more than "
+        "option max_remove_share 50%); nothing was sent. If the segment really shrank, run again with "
+        "--allow-mass-removal (Dagster: run config allow_mass_removal: true)"
+    ]
+    refused = sync(wh, sync_dir, uni_sync(), env)
+    assert counts(refused) == ("failed", 0, 0, 0, 0, 0) and not refused.retryable
+    assert refused.error is not None and refused.error.startswith("it would remove 200 of the 300")
+    assert len(fake_unisender.on_list("101")) == 300 and len(wh.delivered("vip_unisender")) == 300
+    # A looser limit for this sync, or the go-ahead for one run, lets it through.
+    loose = uni_sync(options={**FAST, "max_remove_share": 0.7})
+    assert sync(wh, sync_dir, loose, env, dry_run=True).warnings == []
+    allowed = sync(wh, sync_dir, uni_sync(), env, allow_mass_removal=True)
+    assert counts(allowed) == ("success", 200, 0, 0, 200, 0)
+    assert fake_unisender.on_list("101") == emails(people(100))
+    # 100 removals or fewer are never held back, whatever their share.
+    wh.set_members("vip", [])
+    assert counts(sync(wh, sync_dir, uni_sync(), env)) == ("success", 100, 0, 0, 100, 0)
+
+
 def test_sendgrid_sync_lands_fields_and_custom_fields(
     wh: MiniWarehouse, sync_dir: Path, fake_sendgrid: FakeSendGrid
 ):

@@ -79,6 +79,10 @@ def test_the_shipped_config_is_two_file_syncs():
         ({"fields": {"FNAME": "first_name", "fname": "city"}}, "field 'fname' is mapped twice"),
         ({"options": {"batch_size": "big"}}, "option batch_size must be a number, got 'big'"),
         ({"options": {"batch_size": 0}}, "option batch_size must be positive, got 0"),
+        (
+            {"options": {"max_remove_share": 1.5}},
+            "option max_remove_share is a share of the delivered contacts (at most 1), got 1.5",
+        ),
         ({"options": {"lang": "ru"}}, "option 'lang' is not used by mailchimp (allowed: "),
         (
             {"options": {"status_if_new": "unsubscribed"}},

@@ -28,6 +28,9 @@ CUSTOMERS_KEY = dg.AssetKey(["marts", "dim_customers"])
 
 class SyncRunConfig(dg.Config):
     full_resync: bool = False
+    # A sync that would remove more than its max_remove_share of the delivered contacts fails
+    # unless this is set for the run.
+    allow_mass_removal: bool = False
 
 
 def sync_asset_key(name: str) -> dg.AssetKey:
@@ -101,6 +104,7 @@ def build_sync_assets(syncs: list[SyncDefinition]) -> list[dg.AssetsDefinition]:
             [current[name] for name in selected_names],
             sync_settings.sync_dir,
             full_resync=_full_resync(context, config),
+            allow_mass_removal=config.allow_mass_removal,
         )
         failed = []
         for report in reports:

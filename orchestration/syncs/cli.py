@@ -34,6 +34,11 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
         "--full-resync", action="store_true", help="send every member of the segment, not only the changes"
     )
     parser.add_argument(
+        "--allow-mass-removal",
+        action="store_true",
+        help="let a sync remove more than its max_remove_share (default 50%%) of the delivered contacts",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         metavar="NAME",
@@ -55,6 +60,7 @@ def sync_command(args: argparse.Namespace, settings: Settings) -> int:
         sync_settings.sync_dir,
         full_resync=args.full_resync,
         dry_run=args.dry_run,
+        allow_mass_removal=args.allow_mass_removal,
     )
     print("\n\n".join(report.format() for report in reports))
     if args.dry_run:

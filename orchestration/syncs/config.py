@@ -60,7 +60,9 @@ _TARGET_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 
 # Options: every provider limit is a setting (the API reference marks several as unconfirmed).
 _RETRY_OPTIONS = {"max_attempts": int, "base_delay": float, "max_delay": float, "max_server_wait": float}
-_COMMON_OPTIONS = {"commit_every": int, "timeout": float, **_RETRY_OPTIONS}
+# max_remove_share: see SyncDefinition.max_remove_share
+_GUARD_OPTIONS = {"commit_every": int, "max_remove_share": float}
+_COMMON_OPTIONS = {**_GUARD_OPTIONS, "timeout": float, **_RETRY_OPTIONS}
 _OPTIONS: dict[str, dict[str, type]] = {
     "mailchimp": {
         **_COMMON_OPTIONS,
@@ -86,7 +88,7 @@ _OPTIONS: dict[str, dict[str, type]] = {
         "double_optin": int,
         "max_connections": int,
     },
-    "file": {"commit_every": int},
+    "file": _GUARD_OPTIONS,
 }
 _OPTION_CHOICES: dict[str, tuple[object, ...]] = {
     # Mailchimp: the status a *new* member gets (pending: double opt-in); never applied to existing ones.
@@ -102,6 +104,10 @@ DEFAULT_COMMIT_EVERY: dict[str, int] = {
     "unisender": 2_000,
     "file": 100_000,
 }
+# The mass-removal guard (SyncDefinition.max_remove_share): a share of the delivered contacts, and a
+# number of removals below which any run may proceed.
+DEFAULT_MAX_REMOVE_SHARE = 0.5
+MASS_REMOVAL_FLOOR = 100
 
 _SYNC_KEYS = {
     "name",
@@ -163,6 +169,13 @@ class SyncDefinition:
     @property
     def commit_every(self) -> int:
         return int(self.options.get("commit_every", DEFAULT_COMMIT_EVERY[self.destination]))
+
+    @property
+    def max_remove_share(self) -> float:
+        """A run that would remove more than this share of the delivered contacts (and more than
+        MASS_REMOVAL_FLOOR of them) is refused unless mass removal is allowed for that run: an
+        emptied segment is far more often a broken rule or a bad export than a real exodus."""
+        return float(self.options.get("max_remove_share", DEFAULT_MAX_REMOVE_SHARE))
 
     def describe_target(self, sync_dir: Path | None = None) -> str:
         """A human description of where the members go; never contains a credential."""
@@ -371,6 +384,10 @@ def _parse_options(destination: str, options: Any, fail: Any) -> dict[str, Any]:
             raise fail(f"option {key} must be {'a number' if kind is not str else 'text'}, got {value!r}")
         if kind is not str and (value < 0 if key == "double_optin" else value <= 0):
             raise fail(f"option {key} must be positive, got {value!r}")
+        if key == "max_remove_share" and value > 1:
+            raise fail(
+                f"option max_remove_share is a share of the delivered contacts (at most 1), got {value!r}"
+            )
         choices = _OPTION_CHOICES.get(key)
         if choices is not None and value not in choices:
             raise fail(f"option {key} must be one of {', '.join(map(str, choices))}, got {value!r}")

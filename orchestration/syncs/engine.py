@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 
 from orchestration.syncs import state
-from orchestration.syncs.config import SyncConfigError, SyncDefinition, known_secrets
+from orchestration.syncs.config import MASS_REMOVAL_FLOOR, SyncConfigError, SyncDefinition, known_secrets
 from orchestration.syncs.destinations.base import (
     Contact,
     DeliveryResult,
@@ -59,6 +59,10 @@ UNSUBSCRIBE_OVERLAP = timedelta(hours=1)
 SAMPLE_SIZE = 5
 
 
+class SyncRefused(Exception):
+    """The run would do something a person should confirm first (a mass removal); nothing was sent."""
+
+
 class SyncAborted(Exception):
     """The platform stayed unavailable after the retries; the message says what was and was not delivered.
 
@@ -74,6 +78,7 @@ class SyncReport:
     target: str
     dry_run: bool = False
     full_resync: bool = False
+    allow_mass_removal: bool = False
     run_id: str | None = None
     status: str = "running"
     as_of_date: date | None = None
@@ -176,13 +181,20 @@ def run_sync(
     env: Mapping[str, str] | None = None,
     full_resync: bool = False,
     dry_run: bool = False,
+    allow_mass_removal: bool = False,
     destination_factory: DestinationFactory = build_destination,
     now: Callable[[], datetime] = utcnow,
 ) -> SyncReport:
     """Runs (or dry-runs) one sync; returns its report. Expected failures end up in the report
     (status `failed`, `error`); anything unexpected is recorded on the run and re-raised."""
     secrets = known_secrets(env)
-    report = SyncReport(sync, sync.describe_target(sync_dir), dry_run=dry_run, full_resync=full_resync)
+    report = SyncReport(
+        sync,
+        sync.describe_target(sync_dir),
+        dry_run=dry_run,
+        full_resync=full_resync,
+        allow_mass_removal=allow_mass_removal,
+    )
     report.started_at = now()
     if not dry_run:
         state.ensure_state(con)
@@ -202,7 +214,7 @@ def run_sync(
     try:
         destination = None if dry_run else destination_factory(sync, sync_dir, env)
         _run(con, sync, sync_dir, report, destination, now)
-    except (SyncSourceError, SyncConfigError, DestinationError, SyncAborted) as error:
+    except (SyncSourceError, SyncConfigError, DestinationError, SyncAborted, SyncRefused) as error:
         report.status = "failed"
         report.error = scrub(str(error), *secrets)
         report.retryable = isinstance(error, SyncAborted | DestinationUnavailableError)
@@ -304,10 +316,15 @@ def _run(
         full = True
     plan = compute_plan(con, sync.name, sync.mode, full_resync=full, ignore_delivered=retargeted)
     report.plan = plan.counts()
+    mass_removal = _mass_removal(sync, len(plan.removes), state.delivered_count(con, sync.name))
     if report.dry_run:
         report.status = "dry_run"
         report.samples = _samples(plan)
+        if mass_removal:
+            report.warnings.append(f"a real run would be refused: {mass_removal}")
         return
+    if mass_removal and not report.allow_mass_removal:
+        raise SyncRefused(mass_removal)
 
     assert destination is not None and report.run_id is not None
     state.save_target(con, sync.name, sync.destination, report.target, fingerprint)
@@ -547,6 +564,17 @@ def _aborted_message(error: DestinationUnavailableError, report: SyncReport) -> 
     )
 
 
+def _mass_removal(sync: SyncDefinition, removes: int, delivered: int) -> str | None:
+    """Why removing `removes` of the `delivered` contacts needs a person's go-ahead, or None."""
+    if removes <= MASS_REMOVAL_FLOOR or removes <= sync.max_remove_share * delivered:
+        return None
+    return (
+        f"it would remove {removes} of the {delivered} delivered contacts ({removes / delivered:.0%}, more "
+        f"than option max_remove_share {sync.max_remove_share:.0%}); nothing was sent. If the segment "
+        "really shrank, run again with --allow-mass-removal (Dagster: run config allow_mass_removal: true)"
+    )
+
+
 # --- Several syncs ------------------------------------------------------------------------------
 
 
@@ -558,6 +586,7 @@ def run_syncs(
     env: Mapping[str, str] | None = None,
     full_resync: bool | Sequence[str] = False,
     dry_run: bool = False,
+    allow_mass_removal: bool = False,
     destination_factory: DestinationFactory = build_destination,
 ) -> list[SyncReport]:
     """Runs the syncs one after another on one warehouse connection; one failing doesn't stop the others.
@@ -585,6 +614,7 @@ def run_syncs(
                     env=env,
                     full_resync=resync,
                     dry_run=dry_run,
+                    allow_mass_removal=allow_mass_removal,
                     destination_factory=destination_factory,
                 )
             )
