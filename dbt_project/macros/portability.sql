@@ -37,23 +37,25 @@
 {%- endmacro %}
 
 
-{#- A JSON object text of `relation`'s named columns, to keep a raw row readable in the quarantine. -#}
-{% macro json_record(relation, columns) -%}
-    {{ return(adapter.dispatch('json_record', 'crm_segments')(relation, columns)) }}
+{#- A JSON object text of `relation`'s named columns, to keep a raw row readable in the quarantine.
+    With a `prefix`, the values come from the columns `<prefix><column>` (the keys keep the names);
+    without a relation (none) the columns are not qualified. -#}
+{% macro json_record(relation, columns, prefix='') -%}
+    {{ return(adapter.dispatch('json_record', 'crm_segments')(relation, columns, prefix)) }}
 {%- endmacro %}
 
-{% macro default__json_record(relation, columns) -%}
+{% macro default__json_record(relation, columns, prefix='') -%}
     to_json(named_struct(
         {%- for column in columns %}
-        '{{ column }}', {{ relation }}.{{ column }}{{ ',' if not loop.last }}
+        '{{ column }}', {{ relation ~ '.' if relation }}{{ prefix ~ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     ))
 {%- endmacro %}
 
-{% macro duckdb__json_record(relation, columns) -%}
+{% macro duckdb__json_record(relation, columns, prefix='') -%}
     cast(to_json(struct_pack(
         {%- for column in columns %}
-        {{ column }} := {{ relation }}.{{ column }}{{ ',' if not loop.last }}
+        {{ column }} := {{ relation ~ '.' if relation }}{{ prefix ~ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     )) as {{ dbt.type_string() }})
 {%- endmacro %}

@@ -5,6 +5,7 @@
 -- several customers share it, the smallest customer_id gets the event. Of identical events the
 -- last wins (as in base_crm__orders). Incremental: see macros/incremental_staging.sql.
 {% set plan = staging_restage_plan('email_events') %}
+{% set raw_columns = ['customer_id', 'email', 'campaign_id', 'event_type', 'occurred_at'] %}
 
 with customers as (
     select
@@ -110,6 +111,7 @@ cleaned as (
         {{ clean_text('source.campaign_id') }} as campaign_id,
         {{ clean_lower('source.event_type') }} as event_type_raw,
         {{ parse_timestamp('source.occurred_at') }} as occurred_at,
+        {{ raw_text_columns('source', raw_columns) }},
         source._source_file,
         source._source_row,
         source._load_id
@@ -155,7 +157,7 @@ ranked as (
     from checked
 ),
 
-staged as (
+final as (
     select
         customer_id,
         campaign_id,
@@ -167,6 +169,7 @@ staged as (
             row_problem,
             case when occurrence_rank > 1 then 'duplicate_event' end
         ) as quarantine_reason,
+        {{ quarantined_raw_record(raw_columns) }} as raw_record,
         customer_id_given,
         email_given,
         _source_file,
@@ -174,10 +177,6 @@ staged as (
         _load_id,
         '{{ staging_version() }}' as _staging_version
     from ranked
-),
-
-{{ final_with_quarantined_raw_records([
-    'customer_id', 'email', 'campaign_id', 'event_type', 'occurred_at',
-]) }}
+)
 
 select * from final

@@ -5,6 +5,7 @@
 -- usable rows for one line, the last wins (as in base_crm__orders). Incremental: see
 -- macros/incremental_staging.sql.
 {% set plan = staging_restage_plan('order_items') %}
+{% set raw_columns = ['order_id', 'product_id', 'category', 'quantity', 'unit_price'] %}
 
 with orders as (
     select
@@ -45,6 +46,7 @@ cleaned as (
         {{ clean_lower('source.category') }} as category,
         {{ parse_decimal('source.quantity') }} as quantity,
         {{ parse_decimal('source.unit_price') }} as unit_price,
+        {{ raw_text_columns('source', raw_columns) }},
         source._source_file,
         source._source_row,
         source._load_id
@@ -77,7 +79,7 @@ ranked as (
     from checked
 ),
 
-staged as (
+final as (
     select
         order_id,
         product_id,
@@ -90,16 +92,13 @@ staged as (
             row_problem,
             case when occurrence_rank > 1 then 'duplicate_order_item' end
         ) as quarantine_reason,
+        {{ quarantined_raw_record(raw_columns) }} as raw_record,
         rate_to_reporting,
         _source_file,
         _source_row,
         _load_id,
         '{{ staging_version() }}' as _staging_version
     from ranked
-),
-
-{{ final_with_quarantined_raw_records([
-    'order_id', 'product_id', 'category', 'quantity', 'unit_price',
-]) }}
+)
 
 select * from final

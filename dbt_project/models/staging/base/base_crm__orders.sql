@@ -5,6 +5,9 @@
 -- of the file whose name sorts last, the last row within a file. Incremental: see
 -- macros/incremental_staging.sql.
 {% set plan = staging_restage_plan('orders') %}
+{% set raw_columns = [
+    'order_id', 'customer_id', 'ordered_at', 'amount', 'status', 'currency', 'discount_amount', 'channel',
+] %}
 
 with customers as (
     select customer_id from {{ ref('stg_crm__customers') }}
@@ -65,6 +68,7 @@ cleaned as (
         {{ clean_lower('source.channel') }} as channel,
         source.amount as amount_text,
         source.discount_amount as discount_amount_text,
+        {{ raw_text_columns('source', raw_columns) }},
         source._source_file,
         source._source_row,
         source._load_id
@@ -124,7 +128,7 @@ ranked as (
     from checked
 ),
 
-staged as (
+final as (
     select
         order_id,
         customer_id,
@@ -146,16 +150,13 @@ staged as (
             row_problem,
             case when occurrence_rank > 1 then 'duplicate_order_id' end
         ) as quarantine_reason,
+        {{ quarantined_raw_record(raw_columns) }} as raw_record,
         is_known_customer,
         _source_file,
         _source_row,
         _load_id,
         '{{ staging_version() }}' as _staging_version
     from ranked
-),
-
-{{ final_with_quarantined_raw_records([
-    'order_id', 'customer_id', 'ordered_at', 'amount', 'status', 'currency', 'discount_amount', 'channel',
-]) }}
+)
 
 select * from final
