@@ -191,16 +191,13 @@ def _empty_table_sql(table: RawTable) -> str:
 
 def _previous_files(con: duckdb.DuckDBPyConnection, table: RawTable) -> dict[str, str] | None:
     """What the last landing left for this table (file → fingerprint), or None to land it afresh."""
-    known = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [RAW_SCHEMA, table.name],
-    ).fetchone()[0]
-    has_load_id = con.execute(
+    # A raw table from before incremental landing (no _load_id), or none at all: land it afresh.
+    (has_load_id,) = con.execute(
         "select count(*) from information_schema.columns "
         "where table_schema = ? and table_name = ? and column_name = '_load_id'",
         [RAW_SCHEMA, table.name],
-    ).fetchone()[0]
-    if not known or not has_load_id:
+    ).fetchone()
+    if not has_load_id:
         return None
     rows = con.execute(
         f"select source_file, fingerprint from {LANDED_FILES_TABLE} where table_name = ?", [table.name]
@@ -225,9 +222,7 @@ def _land_table(con: duckdb.DuckDBPyConnection, plan: _PlannedTable, load_id: in
         con.execute(f"delete from {LANDED_FILES_TABLE} where table_name = ?", [table.name])
     rows_added = 0
     for planned in to_land:
-        (before,) = con.execute(f"select count(*) from {target}").fetchone()
-        con.execute(f"insert into {target} {_select_file(table, planned, load_id)}")
-        (after,) = con.execute(f"select count(*) from {target}").fetchone()
+        (added,) = con.execute(f"insert into {target} {_select_file(table, planned, load_id)}").fetchone()
         missing = [c for c in table.columns if c not in planned.present]
         con.execute(
             f"insert into {LANDED_FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
@@ -235,13 +230,13 @@ def _land_table(con: duckdb.DuckDBPyConnection, plan: _PlannedTable, load_id: in
                 table.name,
                 planned.name,
                 planned.fingerprint,
-                after - before,
+                added,
                 ",".join(missing),
                 ",".join(planned.ignored),
                 load_id,
             ],
         )
-        rows_added += after - before
+        rows_added += added
     (rows,) = con.execute(f"select count(*) from {target}").fetchone()
     missing_everywhere = tuple(
         c for c in table.columns if plan.files and all(c not in planned.present for planned in plan.files)

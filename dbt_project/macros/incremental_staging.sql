@@ -120,8 +120,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The raw rows to (re)stage: `source_cte` holds the raw table; `restage_keys` is a query of the
-    (_source_file, _source_row) of staged rows to restage besides the new loads. -#}
+{#- The raw rows of `source_relation` to (re)stage: all of them when `plan` says so, else those of
+    the new loads and those whose (_source_file, _source_row) the query `restage_keys` returns. -#}
 {% macro staging_rows_to_restage(source_relation, plan, restage_keys) -%}
     select raw_rows.*
     from {{ source_relation }} as raw_rows
