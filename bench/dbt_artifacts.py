@@ -2,9 +2,10 @@
 
 `elapsed_time` in run_results.json is the execution phase (nodes running, `threads` at a time); the
 rest of the invocation's wall time is dbt's start-up: imports already done, project and profile
-loading, parsing (a full re-parse whenever `--vars` change, i.e. every new as-of date), graph
-compilation and connection set-up. Each node's `execution_time` is its own wall time, so with two
-dbt threads the node times add up to more than the execution phase.
+loading, parsing (partial: a new as-of date, passed as CRM_SEGMENTS_AS_OF, re-parses the files that
+read it; changed `--vars` would re-parse everything), graph compilation and connection set-up.
+Each node's `execution_time` is its own wall time, so with two dbt threads the node times add up
+to more than the execution phase.
 """
 
 from __future__ import annotations

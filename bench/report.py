@@ -805,8 +805,10 @@ def _explanation(scale: Scale) -> list[str]:
         f"- **dbt start-up** (project and profile load, parse, compile, connection) takes {seconds(startup)} "
         f"over the build's two dbt invocations ({share(startup)} of the wall time), whatever the data size. "
         f"dbt parsed the whole project from scratch {reparses} times in the full build and the nightly run "
-        '(its log says "Unable to do partial parsing"): the as-of date is passed in `--vars`, and changed '
-        "vars (or no saved manifest) disable partial parsing.",
+        '(its log says "Unable to do partial parsing": no saved manifest in a fresh directory, or the '
+        "project changed). The as-of date reaches dbt as the environment variable CRM_SEGMENTS_AS_OF, not "
+        "in `--vars` (changed vars disable partial parsing), so a new date re-parses only the files that "
+        "read it.",
         f"- **Running nodes**: {seconds(running)} of execution phases; node times add up to "
         f"{seconds(sum(node['seconds'] for node in nodes))} because two dbt threads run nodes side by side. "
         f"The {len(tests)} data and unit tests take {seconds(sum(node['seconds'] for node in tests))} of "

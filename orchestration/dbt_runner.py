@@ -31,13 +31,17 @@ def environment(overrides: dict[str, str]):
                 os.environ[key] = value
 
 
-def dbt_vars(settings: Settings, extra: dict[str, object] | None = None) -> str:
-    return json.dumps({"as_of_date": settings.as_of.isoformat(), **(extra or {})})
+def dbt_vars(extra: dict[str, object] | None = None) -> list[str]:
+    """`--vars` for the overrides only: the as-of date reaches dbt as CRM_SEGMENTS_AS_OF (dbt_env).
+
+    dbt re-parses the whole project whenever --vars change, which a nightly date in them would do
+    every night; a changed environment variable re-parses only the files that read it.
+    """
+    return ["--vars", json.dumps(extra)] if extra else []
 
 
 def dbt_args(
     command: str,
-    settings: Settings,
     *more: str,
     target_path: Path | None = None,
     extra_vars: dict[str, object] | None = None,
@@ -48,8 +52,7 @@ def dbt_args(
         str(PROJECT_DIR),
         "--profiles-dir",
         str(PROJECT_DIR),
-        "--vars",
-        dbt_vars(settings, extra_vars),
+        *dbt_vars(extra_vars),
     ]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
@@ -69,7 +72,7 @@ def run_dbt(
     """
     with environment(settings.dbt_env()):
         try:
-            args = dbt_args(command, settings, *more, target_path=target_path, extra_vars=extra_vars)
+            args = dbt_args(command, *more, target_path=target_path, extra_vars=extra_vars)
             result = dbtRunner().invoke(args)
         finally:
             _release_warehouse()

@@ -60,10 +60,10 @@
     )) as {{ dbt.type_string() }})
 {%- endmacro %}
 
-{% macro trino__json_record(relation, columns) -%}
+{% macro trino__json_record(relation, columns, prefix='') -%}
     json_format(cast(map(
         array[{% for column in columns %}'{{ column }}'{{ ',' if not loop.last }}{% endfor %}],
-        array[{% for column in columns %}{{ relation }}.{{ column }}{{ ',' if not loop.last }}{% endfor %}]
+        array[{% for column in columns %}{{ relation ~ '.' if relation }}{{ prefix ~ column }}{{ ',' if not loop.last }}{% endfor %}]
     ) as json))
 {%- endmacro %}
 

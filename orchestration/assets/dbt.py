@@ -8,7 +8,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.assets.raw import MANIFEST_NAME, raw_asset_key
 from orchestration.dbt_project import crm_dbt_project, ensure_manifest
-from orchestration.dbt_runner import dbt_vars, environment
+from orchestration.dbt_runner import environment
 from orchestration.resources import CrmSettingsResource
 
 
@@ -39,6 +39,6 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
     with environment(settings.dbt_env()):
         yield from dbt.cli(
             # Buildable: a subset run must not pull in a test whose other parent is in a later subset.
-            ["build", "--indirect-selection", "buildable", "--vars", dbt_vars(settings)],
+            ["build", "--indirect-selection", "buildable"],
             context=context,
         ).stream()

@@ -10,7 +10,7 @@ with attribution as (
 ),
 
 emails as (
-    select * from {{ ref('int_kpis__emails') }}
+    select * from {{ ref('int_emails') }}
 ),
 
 outcomes as (

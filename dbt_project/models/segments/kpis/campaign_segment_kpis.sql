@@ -6,6 +6,10 @@
     ['complaint_rate', 'emails_complained', 'emails_delivered'],
     ['conversion_rate', 'conversions', 'emails_delivered'],
 ] -%}
+{%- set counts = [
+    'emails_sent', 'emails_delivered', 'emails_opened', 'emails_clicked', 'emails_unsubscribed',
+    'emails_complained', 'conversions', 'attributed_orders',
+] -%}
 -- Per campaign, segment and member group (all, treated, holdout): the campaign's emails to the
 -- segment's current members (every email of the campaign visible on the as-of date), how they
 -- engaged, what they converted (last-touch attribution) and the campaign cost allocated to them pro
@@ -22,18 +26,40 @@ campaigns as (
     select * from {{ ref('stg_crm__campaigns') }}
 ),
 
--- Emails join the members once, in their treated or holdout group; 'all' adds the two up (every
--- member is in exactly one of them), which halves the largest join of the KPIs.
+-- Every member is in exactly one of the treated and holdout groups, and 'all' adds the two up.
 split_members as (
     select * from member_groups
     where member_group != 'all'
 ),
 
-by_split_group as (
+-- Customers with the same memberships (segments and groups) form one membership set; there are a
+-- few thousand sets for a million customers. Emails are added up per campaign and set (a join
+-- with one row per customer), and only those sums fan out to the set's segments: joining every
+-- email with every segment of its customer would multiply the emails by the segments per customer.
+customer_membership_sets as (
+    select
+        customer_id,
+        {{ dbt.hash(dbt.listagg(
+            dbt.concat(['segment_key', "'|'", 'member_group']), "','", 'order by segment_key'
+        )) }} as membership_set
+    from split_members
+    group by customer_id
+),
+
+membership_set_groups as (
+    select distinct
+        customer_membership_sets.membership_set,
+        split_members.segment_key,
+        split_members.member_group
+    from customer_membership_sets
+    inner join split_members
+        on customer_membership_sets.customer_id = split_members.customer_id
+),
+
+by_membership_set as (
     select
         email_outcomes.campaign_id,
-        split_members.segment_key,
-        split_members.member_group,
+        customer_membership_sets.membership_set,
         count(*) as emails_sent,
         sum(case when email_outcomes.is_delivered then 1 else 0 end) as emails_delivered,
         sum(case when email_outcomes.is_opened then 1 else 0 end) as emails_opened,
@@ -46,9 +72,27 @@ by_split_group as (
         max(email_outcomes.campaign_cost) as campaign_cost,
         max(email_outcomes.campaign_emails_sent) as campaign_emails_sent
     from email_outcomes
-    inner join split_members
-        on email_outcomes.customer_id = split_members.customer_id
-    group by email_outcomes.campaign_id, split_members.segment_key, split_members.member_group
+    inner join customer_membership_sets
+        on email_outcomes.customer_id = customer_membership_sets.customer_id
+    group by email_outcomes.campaign_id, customer_membership_sets.membership_set
+),
+
+by_split_group as (
+    select
+        by_membership_set.campaign_id,
+        membership_set_groups.segment_key,
+        membership_set_groups.member_group,
+        -- counts stay integers (a sum would widen the type)
+        {%- for count in counts %}
+        cast(sum(by_membership_set.{{ count }}) as {{ dbt.type_bigint() }}) as {{ count }},
+        {%- endfor %}
+        sum(by_membership_set.attributed_revenue) as attributed_revenue,
+        max(by_membership_set.campaign_cost) as campaign_cost,
+        max(by_membership_set.campaign_emails_sent) as campaign_emails_sent
+    from by_membership_set
+    inner join membership_set_groups
+        on by_membership_set.membership_set = membership_set_groups.membership_set
+    group by by_membership_set.campaign_id, membership_set_groups.segment_key, membership_set_groups.member_group
 ),
 
 all_group as (
@@ -56,15 +100,9 @@ all_group as (
         campaign_id,
         segment_key,
         'all' as member_group,
-        -- a count, as in by_split_group (a sum would widen the type)
-        cast(sum(emails_sent) as {{ dbt.type_bigint() }}) as emails_sent,
-        sum(emails_delivered) as emails_delivered,
-        sum(emails_opened) as emails_opened,
-        sum(emails_clicked) as emails_clicked,
-        sum(emails_unsubscribed) as emails_unsubscribed,
-        sum(emails_complained) as emails_complained,
-        sum(conversions) as conversions,
-        sum(attributed_orders) as attributed_orders,
+        {%- for count in counts %}
+        cast(sum({{ count }}) as {{ dbt.type_bigint() }}) as {{ count }},
+        {%- endfor %}
         sum(attributed_revenue) as attributed_revenue,
         max(campaign_cost) as campaign_cost,
         max(campaign_emails_sent) as campaign_emails_sent

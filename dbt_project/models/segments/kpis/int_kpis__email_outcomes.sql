@@ -1,7 +1,7 @@
--- int_kpis__emails with what each email earned: the completed orders attributed to it (last touch,
+-- int_emails with what each email earned: the completed orders attributed to it (last touch,
 -- int_kpis__order_attribution), their revenue, and whether it converted (at least one such order).
 with emails as (
-    select * from {{ ref('int_kpis__emails') }}
+    select * from {{ ref('int_emails') }}
 ),
 
 order_attribution as (

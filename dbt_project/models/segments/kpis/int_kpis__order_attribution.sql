@@ -15,7 +15,7 @@ with orders as (
 ),
 
 emails as (
-    select * from {{ ref('int_kpis__emails') }}
+    select * from {{ ref('int_emails') }}
     where is_delivered
 ),
 

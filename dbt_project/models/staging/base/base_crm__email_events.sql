@@ -5,7 +5,7 @@
 -- several customers share it, the smallest customer_id gets the event. Of identical events the
 -- last wins (as in base_crm__orders). Incremental: see macros/incremental_staging.sql.
 {% set plan = staging_restage_plan('email_events') %}
-{% set raw_columns = ['customer_id', 'email', 'campaign_id', 'event_type', 'occurred_at'] %}
+{% set raw_columns = staged_raw_columns('email_events') %}
 
 with customers as (
     select
@@ -147,6 +147,15 @@ checked as (
     from resolved
 ),
 
+-- Built before the ranking, so the raw text is not carried through it; a duplicate's raw row is
+-- looked up by audit.quarantined_rows.
+recorded as (
+    select
+        *,
+        {{ problem_raw_record(raw_columns) }} as raw_record
+    from checked
+),
+
 ranked as (
     select
         *,
@@ -154,7 +163,7 @@ ranked as (
             partition by customer_id, campaign_id, event_type, occurred_at, row_problem is null
             order by _source_file desc, _source_row desc
         ) as occurrence_rank
-    from checked
+    from recorded
 ),
 
 final as (
@@ -169,7 +178,7 @@ final as (
             row_problem,
             case when occurrence_rank > 1 then 'duplicate_event' end
         ) as quarantine_reason,
-        {{ quarantined_raw_record(raw_columns) }} as raw_record,
+        raw_record,
         customer_id_given,
         email_given,
         _source_file,

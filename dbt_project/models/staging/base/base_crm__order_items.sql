@@ -5,7 +5,7 @@
 -- usable rows for one line, the last wins (as in base_crm__orders). Incremental: see
 -- macros/incremental_staging.sql.
 {% set plan = staging_restage_plan('order_items') %}
-{% set raw_columns = ['order_id', 'product_id', 'category', 'quantity', 'unit_price'] %}
+{% set raw_columns = staged_raw_columns('order_items') %}
 
 with orders as (
     select
@@ -69,6 +69,15 @@ checked as (
         on cleaned.order_id = orders.order_id
 ),
 
+-- Built before the ranking, so the raw text is not carried through it; a duplicate's raw row is
+-- looked up by audit.quarantined_rows.
+recorded as (
+    select
+        *,
+        {{ problem_raw_record(raw_columns) }} as raw_record
+    from checked
+),
+
 ranked as (
     select
         *,
@@ -76,7 +85,7 @@ ranked as (
             partition by order_id, product_id, row_problem is null
             order by _source_file desc, _source_row desc
         ) as occurrence_rank
-    from checked
+    from recorded
 ),
 
 final as (
@@ -92,7 +101,7 @@ final as (
             row_problem,
             case when occurrence_rank > 1 then 'duplicate_order_item' end
         ) as quarantine_reason,
-        {{ quarantined_raw_record(raw_columns) }} as raw_record,
+        raw_record,
         rate_to_reporting,
         _source_file,
         _source_row,

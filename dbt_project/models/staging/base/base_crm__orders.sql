@@ -5,9 +5,7 @@
 -- of the file whose name sorts last, the last row within a file. Incremental: see
 -- macros/incremental_staging.sql.
 {% set plan = staging_restage_plan('orders') %}
-{% set raw_columns = [
-    'order_id', 'customer_id', 'ordered_at', 'amount', 'status', 'currency', 'discount_amount', 'channel',
-] %}
+{% set raw_columns = staged_raw_columns('orders') %}
 
 with customers as (
     select customer_id from {{ ref('stg_crm__customers') }}
@@ -118,6 +116,15 @@ checked as (
     from priced
 ),
 
+-- Built before the ranking, so the raw text is not carried through it; a duplicate's raw row is
+-- looked up by audit.quarantined_rows.
+recorded as (
+    select
+        *,
+        {{ problem_raw_record(raw_columns) }} as raw_record
+    from checked
+),
+
 ranked as (
     select
         *,
@@ -125,7 +132,7 @@ ranked as (
             partition by order_id, row_problem is null
             order by _source_file desc, _source_row desc
         ) as occurrence_rank
-    from checked
+    from recorded
 ),
 
 final as (
@@ -150,7 +157,7 @@ final as (
             row_problem,
             case when occurrence_rank > 1 then 'duplicate_order_id' end
         ) as quarantine_reason,
-        {{ quarantined_raw_record(raw_columns) }} as raw_record,
+        raw_record,
         is_known_customer,
         _source_file,
         _source_row,

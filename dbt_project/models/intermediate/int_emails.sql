@@ -3,6 +3,7 @@
 -- cannot be tied to an email and are left out. Flags are unique per email (a click implies an open;
 -- an open, click, unsubscribe, complaint or delivered event proves delivery, otherwise a bounce
 -- means it was not delivered). The campaign's cost is spread evenly over all its emails.
+-- The KPIs and int_customer_email_metrics read it: one aggregation of the events per email.
 with email_events as (
     select * from {{ ref('int_email_events__as_of') }}
 ),
@@ -19,6 +20,7 @@ emails as (
             min(case when event_type = 'sent' then occurred_at end),
             min(occurred_at)
         ) as sent_at,
+        max(case when event_type = 'sent' then 1 else 0 end) as has_sent,
         max(case when event_type = 'bounce' then 1 else 0 end) as has_bounce,
         max(
             case
@@ -47,6 +49,7 @@ final as (
         emails.customer_id,
         emails.campaign_id,
         emails.sent_at,
+        emails.has_sent = 1 as has_sent_event,
         emails.has_delivery_evidence = 1 or emails.has_bounce = 0 as is_delivered,
         emails.has_open = 1 as is_opened,
         emails.has_click = 1 as is_clicked,
