@@ -243,9 +243,9 @@ def _machine_section(results: list[dict[str, Any]], info: dict[str, Any]) -> lis
     busy = any((result.get("load_at_start") or [0])[0] > (info["cores"] or 1) * 0.5 for result in results)
     lines = ["## Machine and settings", "", *table(["", ""], rows)]
     lines += [
-        "The landing (`orchestration/landing.py`) opens its own DuckDB connection with DuckDB's defaults; "
-        "dbt's connection and the benchmark's own connections (hand-written RFM query, pandas read, sync "
-        "diff) use the profile's memory limit and threads above.",
+        "dbt's connection, the landing's (`orchestration/landing.py`, its own connection before dbt) and "
+        "the benchmark's own connections (hand-written RFM query, pandas read, sync diff) all use the "
+        "profile's memory limit and threads above (`orchestration/duckdb_profile.py`).",
         "",
     ]
     if busy:
@@ -850,8 +850,8 @@ def _memory_bullet(scale: Scale) -> str:
         f"- **Memory**: the full build peaked at {gigabytes(scale.peak('full_build'))} (RSS of the process "
         f"tree){where}. DuckDB's `memory_limit` bounds its buffer manager, not the process: dbt itself, the "
         "Python models (`int_clv_fit`, `int_clv_predictions` fit and apply PyMC-Marketing models on pandas "
-        "frames inside the dbt process) and the landing's own DuckDB connection (DuckDB's default limit, 80% "
-        "of RAM) come on top of it."
+        "frames inside the dbt process) come on top of it. The landing runs before dbt, in its own DuckDB "
+        "connection with the same limits."
     )
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from bench.data import GenerationError, ensure_data, scale_label
 from bench.monitor import ANSI, load_average, run_monitored
-from bench.profile import profile_settings
 from bench.split import add_drops, remove_drops, split_last_day
+from orchestration.duckdb_profile import profile_settings
 from orchestration.settings import PROJECT_DIR
 
 BUILD_STEPS = ("full_build", "nightly")

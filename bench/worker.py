@@ -130,8 +130,8 @@ def task_build(args: argparse.Namespace) -> dict[str, Any]:
 def task_rfm(args: argparse.Namespace) -> dict[str, Any]:
     from bench import rfm
     from bench.dbt_artifacts import RFM_CHAIN, RFM_CHAIN_NAMES, read_invocation
-    from bench.profile import profile_settings
     from orchestration.dbt_runner import run_dbt
+    from orchestration.duckdb_profile import profile_settings
     from orchestration.settings import Settings
 
     target = _target_path()
@@ -181,7 +181,7 @@ def task_rfm_build(args: argparse.Namespace) -> dict[str, Any]:
 
 def task_syncdiff(args: argparse.Namespace) -> dict[str, Any]:
     from bench import syncdiff
-    from bench.profile import profile_settings
+    from orchestration.duckdb_profile import profile_settings
 
     result = syncdiff.measure(args.duckdb, profile_settings().duckdb_config(), repeat=args.repeat)
     result["task"] = "syncdiff"

@@ -9,6 +9,7 @@ from datetime import date
 import duckdb
 
 from orchestration.dbt_runner import run_dbt
+from orchestration.duckdb_profile import profile_settings
 from orchestration.landing import LandedTable, land_raw_files
 from orchestration.segments.catalog import (
     CompiledCatalog,
@@ -38,7 +39,7 @@ class RunSummary:
 
 def land(settings: Settings) -> list[LandedTable]:
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.duckdb_path)) as con:
+    with duckdb.connect(str(settings.duckdb_path), config=profile_settings().duckdb_config()) as con:
         return land_raw_files(con, settings.raw_dir)
 
 

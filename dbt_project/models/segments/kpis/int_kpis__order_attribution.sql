@@ -19,21 +19,52 @@ emails as (
     where is_delivered
 ),
 
+-- A customer's emails and orders over all history would pair every order with every email. The
+-- window cuts time into buckets of window_days days: an email can only win an order of its own
+-- bucket or of the next one (ordered_at - sent_at <= window), so each order looks in its bucket and
+-- the one before, and each email/order pair meets at most once. (The day numbers are positive, so
+-- integer division, as on Trino, and floor agree.)
+email_windows as (
+    select
+        customer_id,
+        campaign_id,
+        sent_at,
+        floor({{ days_since_epoch('sent_at') }} / {{ window_days | int }}) as window_bucket  -- noqa: LT05
+    from emails
+),
+
+order_windows as (
+    select
+        order_id,
+        customer_id,
+        ordered_at,
+        floor({{ days_since_epoch('ordered_at') }} / {{ window_days | int }}) as window_bucket  -- noqa: LT05
+    from orders
+    union all
+    select
+        order_id,
+        customer_id,
+        ordered_at,
+        floor({{ days_since_epoch('ordered_at') }} / {{ window_days | int }}) - 1 as window_bucket  -- noqa: LT05
+    from orders
+),
+
 touches as (
     select
-        orders.order_id,
-        emails.campaign_id,
-        emails.sent_at,
+        order_windows.order_id,
+        email_windows.campaign_id,
+        email_windows.sent_at,
         row_number() over (
-            partition by orders.order_id
-            order by emails.sent_at desc, emails.campaign_id desc
+            partition by order_windows.order_id
+            order by email_windows.sent_at desc, email_windows.campaign_id desc
         ) as touch_rank
-    from orders
-    inner join emails
+    from order_windows
+    inner join email_windows
         on
-            orders.customer_id = emails.customer_id
-            and orders.ordered_at > emails.sent_at
-            and orders.ordered_at <= {{ dbt.dateadd('day', window_days | int, 'emails.sent_at') }}
+            order_windows.customer_id = email_windows.customer_id
+            and order_windows.window_bucket = email_windows.window_bucket
+            and order_windows.ordered_at > email_windows.sent_at
+            and order_windows.ordered_at <= {{ dbt.dateadd('day', window_days | int, 'email_windows.sent_at') }}
 ),
 
 last_touch as (
