@@ -73,7 +73,7 @@
 {%- endmacro %}
 
 {#- The raw columns of each incrementally staged table: the base model shows a row with a problem
-    as JSON of these, and audit.quarantined_rows looks up a duplicate's raw row by them. -#}
+    as JSON of these, and stg_crm__duplicate_raw_records a duplicate's raw row. -#}
 {% macro staged_raw_columns(table_name) -%}
     {%- set columns = {
         'orders': [
@@ -96,7 +96,7 @@
 {#- The raw row as JSON (from raw_text_columns) for a row with a problem of its own (`row_problem`),
     else null. Computed before the duplicate ranking: carrying the raw text through that window
     cost 40% of staging 50M email events. A duplicate's raw row is looked up by
-    audit.quarantined_rows (duplicate_raw_records), which is the only model that shows it. -#}
+    stg_crm__duplicate_raw_records; audit.quarantined_rows is the only model that shows it. -#}
 {% macro problem_raw_record(columns) -%}
     case
         when row_problem is not null

@@ -70,7 +70,7 @@ checked as (
 ),
 
 -- Built before the ranking, so the raw text is not carried through it; a duplicate's raw row is
--- looked up by audit.quarantined_rows.
+-- looked up by stg_crm__duplicate_raw_records and shown in audit.quarantined_rows.
 recorded as (
     select
         *,
