@@ -74,10 +74,11 @@
     try_cast({{ field }} as {{ type }})
 {%- endmacro %}
 
-{#- Whole days from 1970-01-01 to the date of `column` (a date or timestamp): a day number for
-    bucketing by days. -#}
-{% macro days_since_epoch(column) -%}
-    {{ dbt.datediff("cast('1970-01-01' as date)", column, 'day') }}
+{#- The number of the `days`-day period since 1970-01-01 that the date of `column` (a date or
+    timestamp) falls in. The day numbers are positive, so integer division (as on Trino) and
+    floor agree. -#}
+{% macro day_bucket(column, days) -%}
+    floor({{ dbt.datediff("cast('1970-01-01' as date)", column, 'day') }} / {{ days }})
 {%- endmacro %}
 
 {#- The bitwise OR of an integer expression over a group (bit_or in DuckDB, Spark, Postgres). -#}

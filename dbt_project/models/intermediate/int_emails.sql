@@ -26,13 +26,9 @@ email_event_bits as (
         occurred_at,
         event_type,
         case event_type
-            when 'sent' then {{ event_bits['sent'] }}
-            when 'bounce' then {{ event_bits['bounce'] }}
-            when 'delivered' then {{ event_bits['delivered'] }}
-            when 'open' then {{ event_bits['open'] }}
-            when 'click' then {{ event_bits['click'] }}
-            when 'unsubscribe' then {{ event_bits['unsubscribe'] }}
-            when 'complaint' then {{ event_bits['complaint'] }}
+            {%- for event_type, bit in event_bits.items() %}
+            when '{{ event_type }}' then {{ bit }}
+            {%- endfor %}
             else 0
         end as event_bit
     from email_events

@@ -22,31 +22,34 @@ emails as (
 -- A customer's emails and orders over all history would pair every order with every email. The
 -- window cuts time into buckets of window_days days: an email can only win an order of its own
 -- bucket or of the next one (ordered_at - sent_at <= window), so each order looks in its bucket and
--- the one before, and each email/order pair meets at most once. (The day numbers are positive, so
--- integer division, as on Trino, and floor agree.)
+-- the one before, and each email/order pair meets at most once.
 email_windows as (
     select
         customer_id,
         campaign_id,
         sent_at,
-        floor({{ days_since_epoch('sent_at') }} / {{ window_days | int }}) as window_bucket  -- noqa: LT05
+        {{ day_bucket('sent_at', window_days | int) }} as window_bucket
     from emails
 ),
 
-order_windows as (
+order_buckets as (
     select
         order_id,
         customer_id,
         ordered_at,
-        floor({{ days_since_epoch('ordered_at') }} / {{ window_days | int }}) as window_bucket  -- noqa: LT05
+        {{ day_bucket('ordered_at', window_days | int) }} as window_bucket
     from orders
+),
+
+order_windows as (
+    select * from order_buckets
     union all
     select
         order_id,
         customer_id,
         ordered_at,
-        floor({{ days_since_epoch('ordered_at') }} / {{ window_days | int }}) - 1 as window_bucket  -- noqa: LT05
-    from orders
+        window_bucket - 1 as window_bucket
+    from order_buckets
 ),
 
 touches as (
