@@ -16,7 +16,8 @@ from typing import Any
 
 RFM_MODEL = "model.crm_segments.customer_rfm"
 # The project's way from the staged orders to RFM scores: what the RFM comparison times as (a).
-RFM_CHAIN_NAMES = ("int_customer_order_metrics", "customer_rfm")
+# customer_rfm reads the orders through views (int_orders__as_of, stg_crm__orders): one table.
+RFM_CHAIN_NAMES = ("customer_rfm",)
 RFM_CHAIN = tuple(f"model.crm_segments.{name}" for name in RFM_CHAIN_NAMES)
 
 

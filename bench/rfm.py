@@ -1,17 +1,19 @@
 """RFM three ways on one warehouse and as-of date, and the check that they agree.
 
-The project's definition (dbt_project/models/intermediate/int_customer_order_metrics.sql and
-marts/customer_rfm.sql): per customer, over the staged orders (`staging.stg_crm__orders`: the
-quarantined rows are already out) placed before the end of the as-of day (UTC) and completed
-(`is_completed`: refunded, cancelled and pending orders don't count, so refunds are excluded),
-`frequency` = the number of such orders and `monetary` = the sum of their `amount_reporting` (each
-order's amount converted to the reporting currency and rounded to kopecks in staging), as
-decimal(18, 2). Only customers with a completed order have a row.
+The project's definition (dbt_project/models/marts/customer_rfm.sql): per customer, over the staged
+orders (`staging.stg_crm__orders`: the quarantined rows are already out) placed before the end of the
+as-of day (UTC) and completed (`is_completed`: refunded, cancelled and pending orders don't count, so
+refunds are excluded), `frequency` = the number of such orders and `monetary` = the sum of their
+`amount_reporting` (each order's amount converted to the reporting currency and rounded to kopecks in
+staging), as decimal(18, 2). Only customers with a completed order have a row.
 
 - (a) the project: `marts.customer_rfm`, built by dbt (timed by the caller from run_results.json);
 - (b) the pandas way: read the staged orders into pandas, filter, then a plain group-by, and
   PyMC-Marketing's `rfm_summary(..., include_first_transaction=True)`;
-- (c) the floor: one hand-written DuckDB query over the same staging view.
+- (c) the floor: one hand-written DuckDB query over the same staging view computing the same result
+  as `marts.customer_rfm` (recency, frequency, monetary, quantile scores, code and segment name), and
+  checked column by column against it; (c′) the per-customer aggregate alone (frequency and
+  monetary), timed for reference.
 
 `rfm_summary` counts purchase *periods* (days by default), not orders: two orders on one day are one
 purchase, with their amounts summed. Its `frequency` is therefore compared with the number of
@@ -29,16 +31,19 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import yaml
 
 from orchestration.settings import Settings
 
 MONEY_TOLERANCE = 0.01
 FLOOR_TABLE = "bench_rfm_floor"
 EXAMPLES = 5
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "dbt_project.yml"
 
-# (c): the whole computation, materialised like the project's table is.
-FLOOR_SQL = f"""
-create or replace temp table {FLOOR_TABLE} as
+# (c′): the aggregate alone, frequency and monetary: less than the project's RFM result, timed for
+# reference (what the floor was before it computed the whole result).
+AGGREGATE_SQL = """
+create or replace temp table bench_rfm_aggregate as
 select
     customer_id,
     count(*) as frequency,
@@ -48,6 +53,71 @@ where is_completed and ordered_at < ?
 group by customer_id
 """
 ORDERS_SQL = "select customer_id, ordered_at, is_completed, amount_reporting from staging.stg_crm__orders"
+
+
+def floor_sql(bins: int, scheme: str) -> str:
+    """(c): the project's whole RFM result (its columns, quantile scores and segment name) in one
+    hand-written query, materialised like the project's table is. Parameters: the cut-off instant
+    and the as-of date."""
+    quantiles = ", ".join(str(round(k / bins, 6)) for k in range(1, bins))
+
+    def score(metric: str, cuts: str, comparison: str) -> str:
+        terms = " + ".join(f"({metric} {comparison} {cuts}[{k}])::int" for k in range(1, bins))
+        return f"1 + {terms}"
+
+    return f"""
+create or replace temp table {FLOOR_TABLE} as
+with buyers as (
+    select
+        customer_id,
+        min(ordered_at) as first_order_at,
+        max(ordered_at) as last_order_at,
+        date_diff('day', cast(max(ordered_at) as date), $as_of) as recency_days,
+        count(*) as frequency,
+        cast(sum(amount_reporting) as decimal(18, 2)) as monetary,
+        cast(sum(amount_reporting) / count(*) as decimal(18, 2)) as avg_order_value
+    from staging.stg_crm__orders
+    where is_completed and ordered_at < $cutoff
+    group by customer_id
+),
+cuts as (
+    select
+        quantile_cont(recency_days, [{quantiles}]) as r,
+        quantile_cont(frequency, [{quantiles}]) as f,
+        quantile_cont(monetary, [{quantiles}]) as m
+    from buyers
+),
+scored as (
+    select
+        buyers.*,
+        {score("recency_days", "r", "<")} as r_score,
+        {score("frequency", "f", ">")} as f_score,
+        {score("monetary", "m", ">")} as m_score
+    from buyers cross join cuts
+)
+select
+    scored.*,
+    concat(scored.r_score, scored.f_score, scored.m_score) as rfm_code,
+    segment_map.rfm_segment,
+    $as_of as as_of_date
+from scored
+left join reference.rfm_segment_map as segment_map
+    on segment_map.scheme = '{scheme}' and segment_map.bins = {bins}
+    and scored.r_score = segment_map.r_score
+    and scored.f_score = segment_map.f_score
+    and scored.m_score = segment_map.m_score
+"""
+
+
+def project_rfm_settings(project_file: Path = PROJECT_FILE) -> tuple[int, str]:
+    """The RFM vars of dbt_project.yml the floor reproduces: (bins, segment scheme). The floor is
+    written for the quantile method, the project's default."""
+    variables = yaml.safe_load(project_file.read_text()).get("vars", {})
+    if variables.get("rfm_method", "quantile") != "quantile":
+        raise ValueError(
+            f"the RFM floor reproduces rfm_method 'quantile', {project_file} sets {variables['rfm_method']!r}"
+        )
+    return int(variables.get("rfm_bins", 4)), str(variables.get("rfm_segment_scheme", "default"))
 
 
 class RfmDisagreement(AssertionError):
@@ -70,8 +140,15 @@ def cutoff(as_of: date) -> datetime:
 
 
 def run_floor(con: duckdb.DuckDBPyConnection, as_of: date) -> float:
+    sql = floor_sql(*project_rfm_settings())
     started = time.perf_counter()
-    con.execute(FLOOR_SQL, [cutoff(as_of)])
+    con.execute(sql, {"cutoff": cutoff(as_of), "as_of": as_of})
+    return time.perf_counter() - started
+
+
+def run_aggregate(con: duckdb.DuckDBPyConnection, as_of: date) -> float:
+    started = time.perf_counter()
+    con.execute(AGGREGATE_SQL, [cutoff(as_of)])
     return time.perf_counter() - started
 
 
@@ -133,8 +210,13 @@ def check_agreement(con: duckdb.DuckDBPyConnection, as_of: date, pandas_rfm: Pan
         select
             coalesce(a.customer_id, b.customer_id, c.customer_id) as customer_id,
             a.frequency as project_frequency, b.frequency as pandas_frequency, c.frequency as sql_frequency,
-            a.monetary as project_monetary, b.monetary as pandas_monetary, c.monetary as sql_monetary
-        from (select customer_id, frequency, monetary from marts.customer_rfm) as a
+            a.monetary as project_monetary, b.monetary as pandas_monetary, c.monetary as sql_monetary,
+            a.recency_days as project_recency_days, c.recency_days as sql_recency_days,
+            a.rfm_code as project_rfm_code, c.rfm_code as sql_rfm_code,
+            a.rfm_segment as project_rfm_segment, c.rfm_segment as sql_rfm_segment,
+            a.first_order_at as project_first_order_at, c.first_order_at as sql_first_order_at,
+            a.avg_order_value as project_avg_order_value, c.avg_order_value as sql_avg_order_value
+        from marts.customer_rfm as a
         full join bench_rfm_pandas as b on a.customer_id = b.customer_id
         full join {FLOOR_TABLE} as c on coalesce(a.customer_id, b.customer_id) = c.customer_id
     """
@@ -145,6 +227,15 @@ def check_agreement(con: duckdb.DuckDBPyConnection, as_of: date, pandas_rfm: Pan
         "monetary": (
             f"abs(cast(project_monetary as double) - pandas_monetary) > {tolerance} "
             f"or abs(cast(project_monetary as double) - cast(sql_monetary as double)) > {tolerance}"
+        ),
+        # The project and the hand-written query compute the same result: every column, exactly.
+        "recency, scores and segment (project vs hand-written query)": (
+            "project_recency_days is distinct from sql_recency_days "
+            "or project_rfm_code is distinct from sql_rfm_code "
+            "or project_rfm_segment is distinct from sql_rfm_segment "
+            "or project_first_order_at is distinct from sql_first_order_at "
+            "or project_monetary is distinct from sql_monetary "
+            "or project_avg_order_value is distinct from sql_avg_order_value"
         ),
     }
     counts = {
@@ -254,6 +345,7 @@ def compare(
     """
     timings: dict[str, list[float]] = {
         "floor": [],
+        "aggregate": [],
         "pandas_read": [],
         "pandas_groupby": [],
         "rfm_summary": [],
@@ -262,6 +354,7 @@ def compare(
         pandas_rfm = None
         for _ in range(max(repeat, 1)):
             timings["floor"].append(run_floor(con, as_of))
+            timings["aggregate"].append(run_aggregate(con, as_of))
             pandas_rfm = None  # free the previous frames before reading again
             pandas_rfm = run_pandas(con, as_of)
             timings["pandas_read"].append(pandas_rfm.read_seconds)

@@ -137,8 +137,7 @@ def task_rfm(args: argparse.Namespace) -> dict[str, Any]:
     target = _target_path()
     settings = Settings(raw_dir=args.raw, as_of=args.as_of, duckdb_path=args.duckdb)
     isolated = []
-    # From the staged orders to the scores, as (b) and (c) do: the per-customer aggregate
-    # (int_customer_order_metrics, a table other marts share) and the scoring model.
+    # From the staged orders to the scores, as (b) and (c) do (RFM_CHAIN: the tables on the way).
     for _ in range(args.repeat):
         started = time.perf_counter()
         run_dbt("run", settings, "--select", *RFM_CHAIN_NAMES)

@@ -101,6 +101,23 @@ def test_a_disagreement_fails_loudly(tiny_bench: tuple[Settings, dict]) -> None:
             rfm.check_agreement(con, settings.as_of, pandas_rfm)
 
 
+def test_the_floor_computes_the_projects_whole_rfm_result(tiny_bench: tuple[Settings, dict]) -> None:
+    settings, _ = tiny_bench
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        rfm.run_floor(con, settings.as_of)
+        columns = [row[0] for row in con.execute(f"describe {rfm.FLOOR_TABLE}").fetchall()]
+        assert columns == [row[0] for row in con.execute("describe marts.customer_rfm").fetchall()]
+        pandas_rfm = rfm.run_pandas(con, settings.as_of)
+        assert rfm.check_agreement(con, settings.as_of, pandas_rfm)["ok"]
+        # A score the project and the hand-written query disagree on is found, not only F and M.
+        con.execute(
+            f"update {rfm.FLOOR_TABLE} set rfm_code = '000' "
+            f"where customer_id = (select min(customer_id) from {rfm.FLOOR_TABLE})"
+        )
+        with pytest.raises(rfm.RfmDisagreement, match=r"1 customers differ in recency, scores and segment"):
+            rfm.check_agreement(con, settings.as_of, pandas_rfm)
+
+
 def test_a_failed_step_is_reported() -> None:
     scale = {
         "customers": 1_000_000,

@@ -1,8 +1,12 @@
 -- One row per customer with at least one completed order as of the as-of date: recency, frequency
 -- and monetary value, their scores (see macros/rfm.sql) and the named segment for the code.
-with order_metrics as (
-    select * from {{ ref('int_customer_order_metrics') }}
-    where completed_orders > 0
+-- It aggregates the completed orders itself: int_customer_order_metrics, which the lifecycle and
+-- dim_customers read, has eleven aggregates where RFM needs four: building it and scoring from it
+-- took 1.5 s + 0.3 s at 1M customers, one pass over the orders 1.0 s. The two agree per
+-- customer (tests dim_customers_matches_rfm, rfm_monetary_matches_orders, the row count below).
+with completed_orders as (
+    select * from {{ ref('int_orders__as_of') }}
+    where is_completed
 ),
 
 segment_map as (
@@ -12,18 +16,29 @@ segment_map as (
         and bins = {{ rfm_bins() }}
 ),
 
+aggregated as (
+    select
+        customer_id,
+        min(ordered_at) as first_order_at,
+        max(ordered_at) as last_order_at,
+        count(*) as frequency,
+        sum(amount_reporting) as monetary
+    from completed_orders
+    group by customer_id
+),
+
+-- Every staged order's customer is a staged customer (base_crm__orders quarantines the rest), and an
+-- order makes its customer known on the as-of date: no join with the customers needed.
 buyers as (
     select
-        order_metrics.customer_id,
-        order_metrics.first_order_at,
-        order_metrics.last_order_at,
-        order_metrics.recency_days,
-        order_metrics.completed_orders as frequency,
-        order_metrics.monetary,
-        order_metrics.avg_order_value
-    -- Every staged order's customer is a staged customer (base_crm__orders quarantines the rest),
-    -- and an order makes its customer known on the as-of date: no join with the customers needed.
-    from order_metrics
+        customer_id,
+        first_order_at,
+        last_order_at,
+        {{ dbt.datediff('cast(last_order_at as date)', as_of_date(), 'day') }} as recency_days,  -- noqa: LT05
+        frequency,
+        cast(monetary as decimal(18, 2)) as monetary,
+        cast(monetary / frequency as decimal(18, 2)) as avg_order_value
+    from aggregated
 ),
 
 {% if rfm_method() == 'quantile' %}
