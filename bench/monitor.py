@@ -53,6 +53,24 @@ def load_average() -> tuple[float, float, float]:
     return round(one, 2), round(five, 2), round(fifteen, 2)
 
 
+# The same work on every run: how fast one core of this host is right now. Shared and virtual hosts
+# vary by tens of percent from hour to hour, which the load average does not show (steal time).
+CPU_CHECK_SQL = "select sum(hash(range % 1000003)) from range(150000000)"
+
+
+def cpu_check(repeat: int = 3) -> float:
+    """Best of `repeat` runs of a fixed single-threaded DuckDB query, in seconds."""
+    import duckdb
+
+    with duckdb.connect(config={"threads": 1}) as con:
+        runs = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            con.execute(CPU_CHECK_SQL).fetchall()
+            runs.append(time.perf_counter() - started)
+    return min(runs)
+
+
 def _parents() -> dict[int, int]:
     """pid → parent pid of every process visible in /proc."""
     parents: dict[int, int] = {}

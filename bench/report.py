@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.dbt_artifacts import RFM_MODEL, node_seconds, tested_models
+from bench.monitor import CPU_CHECK_SQL
 
 TARGET_CUSTOMERS = 1_000_000
 TARGET_BUILD_SECONDS = 180
@@ -190,6 +191,11 @@ class Scale:
         return (
             f"agree on all {count(agreement['customers'])} buyers ({count(agreement['completed_orders'])} "
             "completed orders): frequency exact, monetary within 0.01"
+            + (
+                "; (a) and (c) identical in every column (recency, scores, code, segment)"
+                if any(name.startswith("recency, scores") for name in agreement.get("mismatches", {}))
+                else ""
+            )
         )
 
     # sync diff
@@ -240,8 +246,23 @@ def _machine_section(results: list[dict[str, Any]], info: dict[str, Any]) -> lis
         rows.append(
             [f"{result['label']}: measured, load average (1/5/15 min)", f"{when}; " + "; ".join(loads)]
         )
+        if result.get("cpu_check_at_start"):
+            rows.append(
+                [
+                    f"{result['label']}: CPU check (the same single-threaded DuckDB query on every run)",
+                    f"{seconds(result['cpu_check_at_start'])} before, "
+                    f"{seconds(result.get('cpu_check_at_end'))} after",
+                ]
+            )
     busy = any((result.get("load_at_start") or [0])[0] > (info["cores"] or 1) * 0.5 for result in results)
     lines = ["## Machine and settings", "", *table(["", ""], rows)]
+    if any(result.get("cpu_check_at_start") for result in results):
+        lines += [
+            f"The CPU check is `{CPU_CHECK_SQL}` with one DuckDB thread, best of 3: the host's speed at the "
+            "time. This host's speed changes by tens of percent from one hour to the next (steal time, "
+            "which the load average does not show), so compare runs only where their checks agree.",
+            "",
+        ]
     lines += [
         "dbt's connection, the landing's (`orchestration/landing.py`, its own connection before dbt) and "
         "the benchmark's own connections (hand-written RFM query, pandas read, sync diff) all use the "

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import GenerationError, ensure_data, scale_label
-from bench.monitor import ANSI, load_average, run_monitored
+from bench.monitor import ANSI, cpu_check, load_average, run_monitored
 from bench.split import add_drops, remove_drops, split_last_day
 from orchestration.duckdb_profile import profile_settings
 from orchestration.settings import PROJECT_DIR
@@ -128,6 +128,7 @@ def run_scale(customers: int, options: Options) -> dict[str, Any]:
         "seed": options.seed,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_at_start": load_average(),
+        "cpu_check_at_start": cpu_check(),
         "profile": profile_settings().describe(),
         "options": {
             "format": options.output_format,
@@ -138,7 +139,10 @@ def run_scale(customers: int, options: Options) -> dict[str, Any]:
         "phases": {},
         "skipped": {},
     }
-    _say(f"scale {label} ({customers} customers), seed {options.seed}")
+    _say(
+        f"scale {label} ({customers} customers), seed {options.seed}; "
+        f"CPU check {result['cpu_check_at_start']:.2f} s"
+    )
     try:
         data = ensure_data(
             options.bench_dir,
@@ -210,6 +214,7 @@ def run_scale(customers: int, options: Options) -> dict[str, Any]:
 def _finish(result: dict[str, Any], options: Options) -> dict[str, Any]:
     result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     result["load_at_end"] = load_average()
+    result["cpu_check_at_end"] = cpu_check()
     path = results_path(options, result["customers"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, default=str))

@@ -68,6 +68,8 @@ def test_the_three_rfm_computations_agree_and_the_report_renders(tiny_bench: tup
         "seed": 42,
         "started_at": "2026-01-01T00:00:00+00:00",
         "load_at_start": (0.5, 0.5, 0.5),
+        "cpu_check_at_start": 0.91,
+        "cpu_check_at_end": 1.25,
         "profile": "memory_limit=4GB",
         "data": built["data"],
         "phases": {
@@ -89,6 +91,10 @@ def test_the_three_rfm_computations_agree_and_the_report_renders(tiny_bench: tup
     assert "| Measurement | 300 |" in report
     assert f"agree on all {agreement['customers']} buyers" in report
     assert "ratio (a) / (c)" in report and "1M customers was not run this time" in report
+    assert (
+        "| 300: CPU check (the same single-threaded DuckDB query on every run) "
+        "| 0.91 s before, 1.25 s after |" in report
+    )
 
 
 def test_a_disagreement_fails_loudly(tiny_bench: tuple[Settings, dict]) -> None:
