@@ -1,6 +1,7 @@
 """Incremental landing and staging (issue 7): a sequence of nightly runs, each landing only what is
 new and restaging only what it touches, leaves the same staged rows as one full build of the same
-files; a file landed again makes staging start over."""
+files; a file landed again makes staging start over. The per-email fact kept incrementally from the
+staged events (int_email_first_events) stays the same as a full build too."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from orchestration.settings import Settings
 from tests.conftest import TINY_AS_OF, TINY_RAW_DIR
 
 BASE_MODELS = ("base_crm__orders", "base_crm__order_items", "base_crm__email_events")
+EMAIL_FACT = "int_email_first_events"
 # Bookkeeping that differs by design between the two ways of building.
-BOOKKEEPING = ("_load_id", "_staging_version")
+BOOKKEEPING = ("_load_id", "_staging_version", "_staged_in_run", "_customer_id_before_restage")
 # c1's open of campaign k1 in the tiny fixture, and a time after everything in it.
 OPENED, LATER = "2024-06-01 09:30:00", "2024-07-10 08:00:00"
 
@@ -35,32 +37,48 @@ def _stage(raw_dir: Path, warehouse: Path) -> list[str]:
     with duckdb.connect(str(warehouse)) as con:
         landed = land_raw_files(con, raw_dir)
     run_dbt("seed", settings)
-    run_dbt("run", settings, "--select", "staging")
+    run_dbt("run", settings, "--select", "staging", EMAIL_FACT)
     return [f"{table.name}:{table.change}:{table.rows_added}" for table in landed]
 
 
 def _staged(warehouse: Path) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return {
-            model: con.execute(
-                f"select * exclude ({', '.join(BOOKKEEPING)}) from staging.{model} "
-                "order by _source_file, _source_row"
-            ).df()
+        tables = {
+            model: con.execute(f"select * from staging.{model} order by _source_file, _source_row")
+            .df()
+            .drop(columns=list(BOOKKEEPING), errors="ignore")
             for model in BASE_MODELS
         }
+        tables[EMAIL_FACT] = _email_fact(con)
+        return tables
+
+
+def _email_fact(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        f"select * exclude (_staged_in_run) from intermediate.{EMAIL_FACT} order by customer_id, campaign_id"
+    ).df()
 
 
 def _assert_same_as_full_build(raw_dir: Path, incremental: Path, tmp_path: Path, name: str) -> None:
     full = tmp_path / f"full_{name}.duckdb"
     _stage(raw_dir, full)
     expected, actual = _staged(full), _staged(incremental)
-    for model in BASE_MODELS:
+    for model in (*BASE_MODELS, EMAIL_FACT):
         pd.testing.assert_frame_equal(actual[model], expected[model], obj=f"{model} after {name}")
 
 
-def _compiled_base_orders() -> str:
+def _compiled(model: str) -> str:
     target = Path(os.environ["DBT_TARGET_PATH"])
-    return next(target.glob("compiled/**/base/base_crm__orders.sql")).read_text()
+    return next(target.glob(f"compiled/**/{model}.sql")).read_text()
+
+
+def _emails(warehouse: Path, customer_id: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            f"select campaign_id, first_event_at, first_open_at from intermediate.{EMAIL_FACT} "
+            "where customer_id = ? order by campaign_id",
+            [customer_id],
+        ).fetchall()
 
 
 def _quarantine(warehouse: Path, model: str, key: str, value: str) -> list[tuple]:
@@ -114,17 +132,26 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
         [
             {"customer_id": "c1", "campaign_id": "k1", "event_type": "open", "occurred_at": OPENED},
             {"email": "new.buyer@mail.ru", "campaign_id": "k2", "event_type": "open", "occurred_at": LATER},
+            {"customer_id": "c2", "campaign_id": "k1", "event_type": "open", "occurred_at": LATER},
         ],
     )
     assert _stage(raw_dir, warehouse) == [
         "customers:unchanged:0",
         "orders:appended:3",
         "order_items:appended:2",
-        "email_events:appended:2",
+        "email_events:appended:3",
         "campaigns:unchanged:0",
     ]
-    # Only the new load and the rows it touches were read: the compiled model filters on the load.
-    assert "_load_id > 1" in _compiled_base_orders()
+    # Only the new load and the rows it touches were read: the compiled model filters on the load,
+    # and the email fact on the staging run.
+    assert "_load_id > 1" in _compiled("base_crm__orders")
+    assert "_staged_in_run >" in _compiled(EMAIL_FACT)
+    # c2's email of k1 gained its first open; c1's repeated open is a duplicate and changes nothing.
+    assert _emails(warehouse, "c2") == [
+        ("k0", pd.Timestamp("2023-12-01 07:00:00"), pd.Timestamp("2023-12-01 11:00:00")),
+        ("k1", pd.Timestamp("2024-06-01 07:00:00"), pd.Timestamp(LATER)),
+    ]
+    assert _emails(warehouse, "c1")[0] == ("k1", pd.Timestamp("2024-06-01 07:00:00"), pd.Timestamp(OPENED))
     assert _quarantine(warehouse, "base_crm__orders", "order_id", "o2") == [
         ("orders.csv", "duplicate_order_id"),
         ("orders/2024-07-01.csv", None),
@@ -140,8 +167,9 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
     ]
     _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "night 2")
 
-    # Night 3: the CRM's full export now has c77 and the owner of new.buyer@mail.ru, and c4 is gone.
-    # No new order or event: the rows whose customer appeared or went away are restaged.
+    # Night 3: the CRM's full export now has c77 and the owner of new.buyer@mail.ru, c4 is gone, and
+    # c0 shares c2's email (the smallest customer_id gets the events matched by email).
+    # No new order or event: the rows whose customer appeared, went away or changed are restaged.
     customers = pd.read_csv(raw_dir / "customers.csv", dtype=str)
     had_c4 = _quarantine(warehouse, "base_crm__orders", "customer_id", "c4")
     assert had_c4 and all(reason != "unknown_customer" for _, reason in had_c4)
@@ -153,13 +181,14 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
                 [
                     {"customer_id": "c77", "email": "c77@mail.ru"},
                     {"customer_id": "c78", "email": "new.buyer@mail.ru"},
+                    {"customer_id": "c0", "email": "anna.s@gmail.com"},
                 ]
             ),
         ]
     )
     customers.to_csv(raw_dir / "customers.csv", index=False)
     changes = _stage(raw_dir, warehouse)
-    assert changes[:3] == ["customers:replaced:12", "orders:unchanged:0", "order_items:unchanged:0"]
+    assert changes[:3] == ["customers:replaced:13", "orders:unchanged:0", "order_items:unchanged:0"]
     assert _quarantine(warehouse, "base_crm__orders", "order_id", "o51") == [("orders/2024-07-01.csv", None)]
     assert _quarantine(warehouse, "base_crm__order_items", "order_id", "o51") == [
         ("order_items/2024-07-01.csv", None)
@@ -171,6 +200,13 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
         assert con.execute(
             "select customer_id from staging.base_crm__email_events where email_given = 'new.buyer@mail.ru'"
         ).fetchall() == [("c78",)]
+    # The fact folded the moves in without a rebuild: c2's email of k0 went to c0.
+    assert "_staged_in_run >" in _compiled(EMAIL_FACT)
+    assert _emails(warehouse, "c0") == [
+        ("k0", pd.Timestamp("2023-12-01 07:00:00"), pd.Timestamp("2023-12-01 11:00:00"))
+    ]
+    assert [campaign for campaign, *_ in _emails(warehouse, "c2")] == ["k1"]
+    assert _emails(warehouse, "c78") == [("k2", pd.Timestamp(LATER), pd.Timestamp(LATER))]
     _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "night 3")
 
     # Night 4: orders.csv itself changed (a corrected export): the landing replaces the table and
@@ -180,7 +216,7 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
     orders.to_csv(raw_dir / "orders.csv", index=False)
     changes = _stage(raw_dir, warehouse)
     assert changes[1] == "orders:replaced:24"
-    assert "_load_id >" not in _compiled_base_orders()
+    assert "_load_id >" not in _compiled("base_crm__orders")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(
             "select amount from staging.base_crm__orders where order_id = 'o1' and quarantine_reason is null"

@@ -19,6 +19,13 @@
     name sorts last wins, the last row within a file; unknown customers or orders) restages all
     rows it involves. -#}
 
+{#- When this dbt invocation started, as a timestamp literal: base_crm__email_events stamps the rows
+    each run (re)stages with it (`_staged_in_run`), so the incremental models downstream read only
+    the rows staged since their own last run. -#}
+{% macro staging_run_stamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
 {#- The config of an incrementally staged base model. -#}
 {% macro incremental_staging_config() -%}
     {{ return({

@@ -80,29 +80,3 @@
 {% macro day_bucket(column, days) -%}
     floor({{ dbt.datediff("cast('1970-01-01' as date)", column, 'day') }} / {{ days }})
 {%- endmacro %}
-
-{#- The bitwise OR of an integer expression over a group (bit_or in DuckDB, Spark, Postgres). -#}
-{% macro bit_or_agg(expression) -%}
-    {{ return(adapter.dispatch('bit_or_agg', 'crm_segments')(expression)) }}
-{%- endmacro %}
-
-{% macro default__bit_or_agg(expression) -%}
-    bit_or({{ expression }})
-{%- endmacro %}
-
-{% macro trino__bit_or_agg(expression) -%}
-    bitwise_or_agg({{ expression }})
-{%- endmacro %}
-
-{#- True when the integer `value` has any of the bits of `mask` set. -#}
-{% macro has_any_bit(value, mask) -%}
-    {{ return(adapter.dispatch('has_any_bit', 'crm_segments')(value, mask)) }}
-{%- endmacro %}
-
-{% macro default__has_any_bit(value, mask) -%}
-    ((({{ value }}) & {{ mask }}) != 0)
-{%- endmacro %}
-
-{% macro trino__has_any_bit(value, mask) -%}
-    (bitwise_and({{ value }}, {{ mask }}) != 0)
-{%- endmacro %}

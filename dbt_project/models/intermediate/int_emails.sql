@@ -1,51 +1,53 @@
 -- One row per email: a customer and a campaign with at least one event visible on the as-of date.
 -- Repeated events (a resend, a second open) collapse into one email; events without a campaign_id
--- cannot be tied to an email and are left out. Flags are unique per email (a click implies an open;
--- an open, click, unsubscribe, complaint or delivered event proves delivery, otherwise a bounce
--- means it was not delivered). The campaign's cost is spread evenly over all its emails.
--- The KPIs and int_customer_email_metrics read it: one aggregation of the events per email.
-{%- set event_bits = {
-    'sent': 1, 'bounce': 2, 'delivered': 4, 'open': 8, 'click': 16, 'unsubscribe': 32, 'complaint': 64,
-} %}
-{%- set delivery_evidence = event_bits['delivered'] + event_bits['open'] + event_bits['click']
-    + event_bits['unsubscribe'] + event_bits['complaint'] %}
-with email_events as (
-    select * from {{ ref('int_email_events__as_of') }}
+-- cannot be tied to an email and are left out (so are the platforms' opt-outs, which have none).
+-- Flags are unique per email (a click implies an open; an open, click, unsubscribe, complaint or
+-- delivered event proves delivery, otherwise a bounce means it was not delivered). The campaign's
+-- cost is spread evenly over all its emails.
+-- Read from int_email_first_events, the first time of each event type per email over all staged
+-- events (kept incrementally, so a new as-of date does not aggregate the events again). The KPIs
+-- and int_customer_email_metrics read this model.
+with email_first_events as (
+    select * from {{ ref('int_email_first_events') }}
 ),
 
 campaigns as (
     select * from {{ ref('stg_crm__campaigns') }}
 ),
 
--- Which event types an email had, one bit each, in one aggregate: seven max() flags made the
--- hash table of 23M emails (1M customers) twice as slow, spilling under the memory limit.
-email_event_bits as (
+-- An event type was seen on the as-of date when its first time is before the cutoff.
+visible as (
     select
         customer_id,
         campaign_id,
-        occurred_at,
-        event_type,
-        case event_type
-            {%- for event_type, bit in event_bits.items() %}
-            when '{{ event_type }}' then {{ bit }}
-            {%- endfor %}
-            else 0
-        end as event_bit
-    from email_events
-    where campaign_id is not null
+        coalesce(
+            case when first_sent_at < {{ as_of_cutoff() }} then first_sent_at end,
+            first_event_at
+        ) as sent_at,
+        coalesce(first_sent_at < {{ as_of_cutoff() }}, false) as has_sent,
+        coalesce(first_bounce_at < {{ as_of_cutoff() }}, false) as has_bounce,
+        coalesce(first_delivered_at < {{ as_of_cutoff() }}, false) as has_delivered,
+        coalesce(first_open_at < {{ as_of_cutoff() }}, false) as has_open,
+        coalesce(first_click_at < {{ as_of_cutoff() }}, false) as has_click,
+        coalesce(first_unsubscribe_at < {{ as_of_cutoff() }}, false) as has_unsubscribe,
+        coalesce(first_complaint_at < {{ as_of_cutoff() }}, false) as has_complaint
+    from email_first_events
+    where first_event_at < {{ as_of_cutoff() }}
 ),
 
 emails as (
     select
         customer_id,
         campaign_id,
-        coalesce(
-            min(case when event_type = 'sent' then occurred_at end),
-            min(occurred_at)
-        ) as sent_at,
-        {{ bit_or_agg('event_bit') }} as event_types_seen
-    from email_event_bits
-    group by customer_id, campaign_id
+        sent_at,
+        has_sent as has_sent_event,
+        has_delivered or has_open or has_click or has_unsubscribe or has_complaint
+        or not has_bounce as is_delivered,
+        has_open or has_click as is_opened,
+        has_click as is_clicked,
+        has_unsubscribe as is_unsubscribed,
+        has_complaint as is_complained
+    from visible
 ),
 
 campaign_sizes as (
@@ -58,16 +60,7 @@ campaign_sizes as (
 
 final as (
     select
-        emails.customer_id,
-        emails.campaign_id,
-        emails.sent_at,
-        {{ has_any_bit('emails.event_types_seen', event_bits['sent']) }} as has_sent_event,
-        {{ has_any_bit('emails.event_types_seen', delivery_evidence) }}
-        or not {{ has_any_bit('emails.event_types_seen', event_bits['bounce']) }} as is_delivered,
-        {{ has_any_bit('emails.event_types_seen', event_bits['open'] + event_bits['click']) }} as is_opened,
-        {{ has_any_bit('emails.event_types_seen', event_bits['click']) }} as is_clicked,
-        {{ has_any_bit('emails.event_types_seen', event_bits['unsubscribe']) }} as is_unsubscribed,
-        {{ has_any_bit('emails.event_types_seen', event_bits['complaint']) }} as is_complained,
+        emails.*,
         campaigns.cost as campaign_cost,
         campaign_sizes.campaign_emails_sent,
         cast(campaigns.cost as double) / campaign_sizes.campaign_emails_sent as email_cost

@@ -4,6 +4,8 @@
 -- when it can). Events that name only an email are matched on the customers' cleaned email; where
 -- several customers share it, the smallest customer_id gets the event. Of identical events the
 -- last wins (as in base_crm__orders). Incremental: see macros/incremental_staging.sql.
+-- `_staged_in_run` and `_customer_id_before_restage` tell the per-email fact (int_email_first_events)
+-- which rows this run staged and which customer a moved event belonged to before.
 {% set plan = staging_restage_plan('email_events') %}
 {% set raw_columns = staged_raw_columns('email_events') %}
 
@@ -168,24 +170,36 @@ ranked as (
 
 final as (
     select
-        customer_id,
-        campaign_id,
-        event_type,
-        occurred_at,
-        cast({{ dbt.date_trunc('day', 'occurred_at') }} as date) as occurred_on,
-        email_given is not null and customer_id_given is null as is_matched_by_email,
+        ranked.customer_id,
+        ranked.campaign_id,
+        ranked.event_type,
+        ranked.occurred_at,
+        cast({{ dbt.date_trunc('day', 'ranked.occurred_at') }} as date) as occurred_on,
+        ranked.email_given is not null and ranked.customer_id_given is null as is_matched_by_email,
         coalesce(
-            row_problem,
-            case when occurrence_rank > 1 then 'duplicate_event' end
+            ranked.row_problem,
+            case when ranked.occurrence_rank > 1 then 'duplicate_event' end
         ) as quarantine_reason,
-        raw_record,
-        customer_id_given,
-        email_given,
-        _source_file,
-        _source_row,
-        _load_id,
-        '{{ staging_version() }}' as _staging_version
+        ranked.raw_record,
+        ranked.customer_id_given,
+        ranked.email_given,
+        ranked._source_file,
+        ranked._source_row,
+        ranked._load_id,
+        '{{ staging_version() }}' as _staging_version,
+        {{ staging_run_stamp() }} as _staged_in_run,
+        {%- if plan['all'] %}
+        cast(null as {{ dbt.type_string() }}) as _customer_id_before_restage
+        {%- else %}
+        moved_events.customer_id_before as _customer_id_before_restage
+        {%- endif %}
     from ranked
+    {%- if not plan['all'] %}
+    left join moved_events
+        on
+            ranked._source_file = moved_events._source_file
+            and ranked._source_row = moved_events._source_row
+    {%- endif %}
 )
 
 select * from final

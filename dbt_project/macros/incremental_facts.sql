@@ -1,0 +1,56 @@
+{#- Facts kept incrementally from staged rows, independent of the as-of date (int_email_first_events).
+
+    Such a fact reads only the rows its staging model (re)staged since the fact's last run: every
+    staged row carries `_staged_in_run` (macros/incremental_staging.sql: staging_run_stamp), and the
+    fact keeps the latest stamp it has folded in. A restaged row that moved to another customer
+    names the one it left in `_customer_id_before_restage`, so the fact recounts what that customer
+    lost. The fact is rebuilt from all staged rows instead when:
+      - it is new or empty, or staging is empty;
+      - staging restaged everything since (every staged row is newer than the fact: a file landed
+        again or removed, a changed seed or staging code);
+      - staging ran more than once since (a row moved twice would name only its last customer). -#}
+
+{#- {'all': bool, 'since': timestamp literal}: what an incremental run of this fact must read.
+    `incremental` is the model's is_incremental(), which a unit test overrides only in the model. -#}
+{% macro staged_since_plan(staged_relation, incremental) -%}
+    {%- if not incremental or not execute -%}
+        {{ return({'all': true, 'since': none}) }}
+    {%- endif -%}
+    {%- set query -%}
+        with folded as (
+            select max(_staged_in_run) as last_run
+            from {{ this }}
+        )
+
+        select
+            folded.last_run,
+            (select min(_staged_in_run) from {{ staged_relation }}) as oldest_staged,
+            (
+                select count(distinct staged._staged_in_run)
+                from {{ staged_relation }} as staged
+                where staged._staged_in_run > folded.last_run
+            ) as runs_since
+        from folded
+    {%- endset -%}
+    {%- set row = run_query(query).rows[0] -%}
+    {%- set last_run, oldest_staged, runs_since = row[0], row[1], row[2] -%}
+    {%- if last_run is none or oldest_staged is none or oldest_staged > last_run or runs_since > 1 -%}
+        {% do log(this ~ ': rebuilding from all staged rows (last folded run ' ~ last_run ~ ', oldest staged row ' ~ oldest_staged ~ ', staging runs since ' ~ runs_since ~ ')', info=true) %}
+        {{ return({'all': true, 'since': none}) }}
+    {%- endif -%}
+    {%- set since = "cast('" ~ last_run.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+    {{ return({'all': false, 'since': since}) }}
+{%- endmacro %}
+
+{#- Pre-hook: a rebuild in place starts from an empty table (a key no staged row has any more would
+    otherwise stay). -#}
+{% macro clear_fact_when_rebuilding(staged_model) -%}
+    {%- if is_incremental() and execute and staged_since_plan(ref(staged_model), true)['all'] -%}
+        delete from {{ this }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The earlier of two timestamps, either of which may be null (least() returns null on Trino). -#}
+{% macro earliest(left, right) -%}
+    case when {{ right }} is null or {{ left }} <= {{ right }} then {{ left }} else {{ right }} end
+{%- endmacro %}
