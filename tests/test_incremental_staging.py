@@ -21,7 +21,13 @@ from tests.conftest import TINY_AS_OF, TINY_RAW_DIR
 BASE_MODELS = ("base_crm__orders", "base_crm__order_items", "base_crm__email_events")
 EMAIL_FACT = "int_email_first_events"
 # Bookkeeping that differs by design between the two ways of building.
-BOOKKEEPING = ("_load_id", "_staging_version", "_staged_in_run", "_customer_id_before_restage")
+BOOKKEEPING = (
+    "_load_id",
+    "_staging_version",
+    "_staged_in_run",
+    "_restaged_from_run",
+    "_customer_id_before_restage",
+)
 # c1's open of campaign k1 in the tiny fixture, and a time after everything in it.
 OPENED, LATER = "2024-06-01 09:30:00", "2024-07-10 08:00:00"
 
@@ -31,13 +37,14 @@ def _write(path: Path, rows: list[dict[str, str]]) -> None:
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def _stage(raw_dir: Path, warehouse: Path) -> list[str]:
-    """Lands the folder, then builds the seeds and the staging models; returns the landing's changes."""
+def _stage(raw_dir: Path, warehouse: Path, select: tuple[str, ...] = ("staging", EMAIL_FACT)) -> list[str]:
+    """Lands the folder, then builds the seeds, the staging models and the email fact; returns the
+    landing's changes."""
     settings = Settings(raw_dir=raw_dir, as_of=TINY_AS_OF, duckdb_path=warehouse)
     with duckdb.connect(str(warehouse)) as con:
         landed = land_raw_files(con, raw_dir)
     run_dbt("seed", settings)
-    run_dbt("run", settings, "--select", "staging", EMAIL_FACT)
+    run_dbt("run", settings, "--select", *select)
     return [f"{table.name}:{table.change}:{table.rows_added}" for table in landed]
 
 
@@ -222,6 +229,34 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
             "select amount from staging.base_crm__orders where order_id = 'o1' and quarantine_reason is null"
         ).fetchall() == [(1111,)]
     _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "night 4")
+
+
+def _add_customers(raw_dir: Path, rows: list[dict[str, str]]) -> None:
+    customers = pd.read_csv(raw_dir / "customers.csv", dtype=str)
+    pd.concat([customers, pd.DataFrame(rows)]).to_csv(raw_dir / "customers.csv", index=False)
+
+
+def test_the_email_fact_is_rebuilt_when_staging_ran_twice_without_it(raw_dir: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "incremental.duckdb"
+    _stage(raw_dir, warehouse)
+    # Two staging runs without the fact: the events matched by Anna's email move from c2 to c0, then
+    # to a1. The second run records c0 as their customer before, so folding it in would leave c2's
+    # email behind: the rows restaged twice make the fact rebuild instead.
+    _add_customers(raw_dir, [{"customer_id": "c0", "email": "anna.s@gmail.com"}])
+    _stage(raw_dir, warehouse, select=("staging",))
+    _add_customers(raw_dir, [{"customer_id": "a1", "email": "anna.s@gmail.com"}])
+    _stage(raw_dir, warehouse, select=("staging",))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(
+            "select distinct customer_id, _customer_id_before_restage from staging.base_crm__email_events "
+            "where email_given = 'anna.s@gmail.com'"
+        ).fetchall() == [("a1", "c0")]
+
+    _stage(raw_dir, warehouse)
+    assert "_staged_in_run >" not in _compiled(EMAIL_FACT)
+    assert [campaign for campaign, *_ in _emails(warehouse, "c2")] == ["k1"]
+    assert [campaign for campaign, *_ in _emails(warehouse, "a1")] == ["k0"]
+    _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "two staging runs")
 
 
 def test_an_unchanged_folder_is_not_landed_again(raw_dir: Path, tmp_path: Path) -> None:

@@ -2,13 +2,16 @@
 
     Such a fact reads only the rows its staging model (re)staged since the fact's last run: every
     staged row carries `_staged_in_run` (macros/incremental_staging.sql: staging_run_stamp), and the
-    fact keeps the latest stamp it has folded in. A restaged row that moved to another customer
+    fact keeps the latest stamp it has folded in (stamps are the start time of the dbt run, so a
+    later run must not have an earlier clock: one machine's clock, as for the nightly schedule;
+    `--full-refresh` of the fact is the way out otherwise). A restaged row that moved to another customer
     names the one it left in `_customer_id_before_restage`, so the fact recounts what that customer
     lost. The fact is rebuilt from all staged rows instead when:
       - it is new or empty, or staging is empty;
       - staging restaged everything since (every staged row is newer than the fact: a file landed
         again or removed, a changed seed or staging code);
-      - staging ran more than once since (a row moved twice would name only its last customer). -#}
+      - a row was restaged twice since (`_restaged_from_run`, the run of the version it replaced, is
+        newer than the fact): had it moved twice, it would name only its last customer. -#}
 
 {#- {'all': bool, 'since': timestamp literal}: what an incremental run of this fact must read.
     `incremental` is the model's is_incremental(), which a unit test overrides only in the model. -#}
@@ -26,16 +29,18 @@
             folded.last_run,
             (select min(_staged_in_run) from {{ staged_relation }}) as oldest_staged,
             (
-                select count(distinct staged._staged_in_run)
+                select count(*)
                 from {{ staged_relation }} as staged
-                where staged._staged_in_run > folded.last_run
-            ) as runs_since
+                where
+                    staged._staged_in_run > folded.last_run
+                    and staged._restaged_from_run > folded.last_run
+            ) as restaged_twice
         from folded
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
-    {%- set last_run, oldest_staged, runs_since = row[0], row[1], row[2] -%}
-    {%- if last_run is none or oldest_staged is none or oldest_staged > last_run or runs_since > 1 -%}
-        {% do log(this ~ ': rebuilding from all staged rows (last folded run ' ~ last_run ~ ', oldest staged row ' ~ oldest_staged ~ ', staging runs since ' ~ runs_since ~ ')', info=true) %}
+    {%- set last_run, oldest_staged, restaged_twice = row[0], row[1], row[2] -%}
+    {%- if last_run is none or oldest_staged is none or oldest_staged > last_run or restaged_twice > 0 -%}
+        {% do log(this ~ ': rebuilding from all staged rows (last folded run ' ~ last_run ~ ', oldest staged row ' ~ oldest_staged ~ ', rows restaged twice since ' ~ restaged_twice ~ ')', info=true) %}
         {{ return({'all': true, 'since': none}) }}
     {%- endif -%}
     {%- set since = "cast('" ~ last_run.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}

@@ -13,22 +13,15 @@
 -- last run; an email that lost an event (moved to another customer) is recounted.
 {% set plan = staged_since_plan(ref('base_crm__email_events'), is_incremental()) %}
 
-with staged_events as (
+-- Usable events that belong to an email; those without a campaign_id do not.
+with email_events as (
     select
         customer_id,
         campaign_id,
         event_type,
         occurred_at,
-        quarantine_reason,
-        _staged_in_run,
-        _customer_id_before_restage
+        _staged_in_run
     from {{ ref('base_crm__email_events') }}
-),
-
--- Usable events that belong to an email; those without a campaign_id do not.
-email_events as (
-    select *
-    from staged_events
     where quarantine_reason is null and campaign_id is not null
 ),
 {% if plan['all'] %}
@@ -41,9 +34,18 @@ final as (
     group by email_events.customer_id, email_events.campaign_id
 )
 {% else %}
+-- Read on its own rather than from a CTE shared with email_events, which DuckDB would materialise
+-- (a copy of every staged event).
 staged_since as (
-    select *
-    from staged_events
+    select
+        customer_id,
+        campaign_id,
+        event_type,
+        occurred_at,
+        quarantine_reason,
+        _staged_in_run,
+        _customer_id_before_restage
+    from {{ ref('base_crm__email_events') }}
     where _staged_in_run > {{ plan['since'] }}
 ),
 
@@ -56,16 +58,26 @@ left_emails as (
     where _customer_id_before_restage is not null and campaign_id is not null
 ),
 
+-- An inner join first: the few emails are the join's build side, not the millions of events.
+left_email_events as (
+    select email_events.*
+    from email_events
+    inner join left_emails
+        on
+            email_events.customer_id = left_emails.customer_id
+            and email_events.campaign_id = left_emails.campaign_id
+),
+
 recounted as (
     select
         left_emails.customer_id,
         left_emails.campaign_id,
-        {{ email_first_event_aggregates('email_events') }}
+        {{ email_first_event_aggregates('left_email_events') }}
     from left_emails
-    left join email_events
+    left join left_email_events
         on
-            left_emails.customer_id = email_events.customer_id
-            and left_emails.campaign_id = email_events.campaign_id
+            left_emails.customer_id = left_email_events.customer_id
+            and left_emails.campaign_id = left_email_events.campaign_id
     group by left_emails.customer_id, left_emails.campaign_id
 ),
 

@@ -4,8 +4,9 @@
 -- when it can). Events that name only an email are matched on the customers' cleaned email; where
 -- several customers share it, the smallest customer_id gets the event. Of identical events the
 -- last wins (as in base_crm__orders). Incremental: see macros/incremental_staging.sql.
--- `_staged_in_run` and `_customer_id_before_restage` tell the per-email fact (int_email_first_events)
--- which rows this run staged and which customer a moved event belonged to before.
+-- `_staged_in_run`, `_restaged_from_run` and `_customer_id_before_restage` tell the per-email fact
+-- (int_email_first_events) which rows this run staged, which run staged the version a restaged row
+-- replaces, and which customer a moved event belonged to before.
 {% set plan = staging_restage_plan('email_events') %}
 {% set raw_columns = staged_raw_columns('email_events') %}
 
@@ -39,7 +40,8 @@ moved_events as (
         coalesce(known_customer.customer_id, by_email.customer_id) as customer_id_now,
         staged.campaign_id,
         staged.event_type,
-        staged.occurred_at
+        staged.occurred_at,
+        staged._staged_in_run
     from {{ this }} as staged
     left join customers as known_customer
         on staged.customer_id_given = known_customer.customer_id
@@ -87,12 +89,14 @@ affected_groups as (
 restage_keys as (
     select
         _source_file,
-        _source_row
+        _source_row,
+        _staged_in_run
     from moved_events
     union
     select
         staged._source_file,
-        staged._source_row
+        staged._source_row,
+        staged._staged_in_run
     from {{ this }} as staged
     inner join affected_groups
         on
@@ -189,12 +193,18 @@ final as (
         '{{ staging_version() }}' as _staging_version,
         {{ staging_run_stamp() }} as _staged_in_run,
         {%- if plan['all'] %}
+        cast(null as {{ dbt.type_timestamp() }}) as _restaged_from_run,
         cast(null as {{ dbt.type_string() }}) as _customer_id_before_restage
         {%- else %}
+        restage_keys._staged_in_run as _restaged_from_run,
         moved_events.customer_id_before as _customer_id_before_restage
         {%- endif %}
     from ranked
     {%- if not plan['all'] %}
+    left join restage_keys
+        on
+            ranked._source_file = restage_keys._source_file
+            and ranked._source_row = restage_keys._source_row
     left join moved_events
         on
             ranked._source_file = moved_events._source_file
