@@ -230,6 +230,15 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
         ).fetchall() == [(1111,)]
     _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "night 4")
 
+    # Rows folded in by other code (an edited model; here they also lost their first opens): the
+    # next run rebuilds the fact instead of folding into them.
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"update intermediate.{EMAIL_FACT} set _model_version = 'edited', first_open_at = null")
+    _stage(raw_dir, warehouse)
+    assert "_staged_in_run >" not in _compiled(EMAIL_FACT)
+    assert _emails(warehouse, "c78") == [("k2", pd.Timestamp(LATER), pd.Timestamp(LATER))]
+    _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "the edited fact")
+
 
 def _add_customers(raw_dir: Path, rows: list[dict[str, str]]) -> None:
     customers = pd.read_csv(raw_dir / "customers.csv", dtype=str)

@@ -8,6 +8,8 @@
     names the one it left in `_customer_id_before_restage`, so the fact recounts what that customer
     lost. The fact is rebuilt from all staged rows instead when:
       - it is new or empty, or staging is empty;
+      - its SQL or a node it reads changed (`_model_version`, the fingerprint staging_version()
+        gives the base models too): rows folded by other code would stay otherwise;
       - staging restaged everything since (every staged row is newer than the fact: a file landed
         again or removed, a changed seed or staging code);
       - a row was restaged twice since (`_restaged_from_run`, the run of the version it replaced, is
@@ -21,12 +23,15 @@
     {%- endif -%}
     {%- set query -%}
         with folded as (
-            select max(_staged_in_run) as last_run
+            select
+                max(_staged_in_run) as last_run,
+                sum(case when _model_version != '{{ staging_version() }}' then 1 else 0 end) as other_versions
             from {{ this }}
         )
 
         select
             folded.last_run,
+            folded.other_versions,
             (select min(_staged_in_run) from {{ staged_relation }}) as oldest_staged,
             (
                 select count(*)
@@ -38,9 +43,10 @@
         from folded
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
-    {%- set last_run, oldest_staged, restaged_twice = row[0], row[1], row[2] -%}
-    {%- if last_run is none or oldest_staged is none or oldest_staged > last_run or restaged_twice > 0 -%}
-        {% do log(this ~ ': rebuilding from all staged rows (last folded run ' ~ last_run ~ ', oldest staged row ' ~ oldest_staged ~ ', rows restaged twice since ' ~ restaged_twice ~ ')', info=true) %}
+    {%- set last_run, other_versions, oldest_staged, restaged_twice = row[0], row[1], row[2], row[3] -%}
+    {%- if last_run is none or other_versions > 0 or oldest_staged is none or oldest_staged > last_run
+        or restaged_twice > 0 -%}
+        {% do log(this ~ ': rebuilding from all staged rows (last folded run ' ~ last_run ~ ', rows folded by other code ' ~ other_versions ~ ', oldest staged row ' ~ oldest_staged ~ ', rows restaged twice since ' ~ restaged_twice ~ ')', info=true) %}
         {{ return({'all': true, 'since': none}) }}
     {%- endif -%}
     {%- set since = "cast('" ~ last_run.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}

@@ -122,4 +122,7 @@ final as (
     select * from merged
 )
 {% endif %}
-select * from final
+select
+    final.*,
+    '{{ staging_version() }}' as _model_version
+from final
