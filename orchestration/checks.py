@@ -8,8 +8,8 @@ with WARN severity and block nothing.
 from datetime import UTC, datetime
 
 import dagster as dg
-import duckdb
 
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.quality import baselines
 from orchestration.quality.suites import SuiteSpec, load_suites
 from orchestration.quality.validation import SuiteOutcome, validate
@@ -43,7 +43,7 @@ def _metadata(outcome: SuiteOutcome) -> dict[str, dg.MetadataValue]:
 
 def run_suite(spec: SuiteSpec, settings_resource: CrmSettingsResource, context: dg.OpExecutionContext):
     settings = settings_resource.for_run(context)
-    with duckdb.connect(str(settings.duckdb_path)) as con:
+    with connect_warehouse(settings.duckdb_path) as con:
         try:
             outcome = validate(spec, con, settings.as_of, datetime.now(UTC))
         except LookupError as error:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import duckdb
-
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.settings import Settings
 
 HISTORY_TABLES = (
@@ -17,6 +16,6 @@ HISTORY_TABLES = (
 def drop_history(settings: Settings) -> None:
     if not settings.duckdb_path.exists():
         return
-    with duckdb.connect(str(settings.duckdb_path)) as con:
+    with connect_warehouse(settings.duckdb_path) as con:
         for table in HISTORY_TABLES:
             con.execute(f"drop table if exists {table}")

@@ -6,10 +6,8 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-import duckdb
-
 from orchestration.dbt_runner import run_dbt
-from orchestration.duckdb_profile import profile_settings
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.landing import LandedTable, land_raw_files
 from orchestration.segments.catalog import (
     CompiledCatalog,
@@ -39,7 +37,7 @@ class RunSummary:
 
 def land(settings: Settings) -> list[LandedTable]:
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.duckdb_path), config=profile_settings().duckdb_config()) as con:
+    with connect_warehouse(settings.duckdb_path) as con:
         return land_raw_files(con, settings.raw_dir)
 
 
@@ -53,7 +51,7 @@ def build(settings: Settings, extra_vars: dict[str, object] | None = None) -> No
 def compile_segments(settings: Settings) -> CompiledCatalog:
     """Validates and compiles the segment catalogue for this run's as-of date and lands it."""
     definitions = load_catalog_file(settings.catalog_path)
-    with duckdb.connect(str(settings.duckdb_path)) as con:
+    with connect_warehouse(settings.duckdb_path) as con:
         catalog = compile_catalog(
             definitions, warehouse_fields(con), settings.as_of, settings.catalog_path.parent / "lists"
         )
@@ -63,7 +61,7 @@ def compile_segments(settings: Settings) -> CompiledCatalog:
 
 def summarise(settings: Settings) -> RunSummary:
     """What the warehouse says after a run (read back from it, so any runner can print it)."""
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    with connect_warehouse(settings.duckdb_path, read_only=True) as con:
 
         def rows(sql: str, params: list[object] | None = None) -> list[tuple]:
             return con.execute(sql, params or []).fetchall()
@@ -105,7 +103,7 @@ def history_latest_date(settings: Settings) -> date | None:
     """The latest as-of date the history was built for, or None before the first run."""
     if not settings.duckdb_path.exists():
         return None
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    with connect_warehouse(settings.duckdb_path, read_only=True) as con:
         found = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'audit' and table_name = 'segment_history_runs'"

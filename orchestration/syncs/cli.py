@@ -6,8 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-import duckdb
-
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.settings import Settings
 from orchestration.syncs.config import SyncSettings, load_syncs, select_syncs
 from orchestration.syncs.engine import run_syncs
@@ -75,7 +74,7 @@ def format_latest_runs(duckdb_path: Path) -> str:
     """The latest run of each sync, for the summary `make run` prints; '' if no sync ever ran."""
     if not duckdb_path.exists():
         return ""
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    with connect_warehouse(duckdb_path, read_only=True) as con:
         found = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'sync_state' and table_name = 'sync_runs'"

@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.syncs import state
 from orchestration.syncs.config import MASS_REMOVAL_FLOOR, SyncConfigError, SyncDefinition, known_secrets
 from orchestration.syncs.destinations.base import (
@@ -597,7 +598,7 @@ def run_syncs(
         raise SyncConfigError(f"the warehouse {duckdb_path} does not exist yet: run the pipeline first")
     reports = []
     try:
-        connection = duckdb.connect(str(duckdb_path), read_only=dry_run)
+        connection = connect_warehouse(duckdb_path, read_only=dry_run)
     except duckdb.IOException as error:
         raise SyncConfigError(
             f"cannot open the warehouse {duckdb_path} ({error}); another process (the nightly job, a sync, "
