@@ -4,11 +4,10 @@ profiles.yml reads CRM_SEGMENTS_DUCKDB_MEMORY_LIMIT, CRM_SEGMENTS_DUCKDB_THREADS
 CRM_SEGMENTS_DBT_THREADS with embedded defaults; the defaults are read from the file itself, so
 nothing here can drift from it. Every connection the project opens on the warehouse
 (`connect_warehouse`: the landing, the segment catalogue, the summary, the checks, the syncs) has
-the same limits as dbt's: DuckDB's own default would let it take 80% of the machine's memory (the
-landing copies gigabytes of CSV; opening the catalogue's connection right after the 1M full build
-took 2.1 GB), and one process can hold a database file open with one configuration only. The
-benchmark's connections (the hand-written RFM query, the pandas read, the sync diff) have them too,
-so its comparisons are fair; the benchmark report describes them.
+the same limits as dbt's: DuckDB's own default would let any of them take 80% of the machine's
+memory (the landing copies gigabytes of CSV), and one process can hold a database file open with one
+configuration only. The benchmark's connections (the hand-written RFM query, the pandas read, the
+sync diff) have them too, so its comparisons are fair; the benchmark report describes them.
 """
 
 from __future__ import annotations
