@@ -1,7 +1,8 @@
 """Incremental landing and staging (issue 7): a sequence of nightly runs, each landing only what is
 new and restaging only what it touches, leaves the same staged rows as one full build of the same
-files; a file landed again makes staging start over. The per-email fact kept incrementally from the
-staged events (int_email_first_events) stays the same as a full build too."""
+files; a file landed again makes staging start over. The facts kept incrementally from the staged
+rows (int_email_first_events per email, audit.quarantined_rows) stay the same as a full build
+too."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.conftest import TINY_AS_OF, TINY_RAW_DIR
 
 BASE_MODELS = ("base_crm__orders", "base_crm__order_items", "base_crm__email_events")
 EMAIL_FACT = "int_email_first_events"
+QUARANTINE = "quarantined_rows"
 # Bookkeeping that differs by design between the two ways of building.
 BOOKKEEPING = (
     "_load_id",
@@ -37,8 +39,10 @@ def _write(path: Path, rows: list[dict[str, str]]) -> None:
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def _stage(raw_dir: Path, warehouse: Path, select: tuple[str, ...] = ("staging", EMAIL_FACT)) -> list[str]:
-    """Lands the folder, then builds the seeds, the staging models and the email fact; returns the
+def _stage(
+    raw_dir: Path, warehouse: Path, select: tuple[str, ...] = ("staging", EMAIL_FACT, QUARANTINE)
+) -> list[str]:
+    """Lands the folder, then builds the seeds, the staging models and the facts; returns the
     landing's changes."""
     settings = Settings(raw_dir=raw_dir, as_of=TINY_AS_OF, duckdb_path=warehouse)
     with duckdb.connect(str(warehouse)) as con:
@@ -57,6 +61,10 @@ def _staged(warehouse: Path) -> dict[str, pd.DataFrame]:
             for model in BASE_MODELS
         }
         tables[EMAIL_FACT] = _email_fact(con)
+        tables[QUARANTINE] = con.execute(
+            f"select * exclude (_staged_in_run) from audit.{QUARANTINE} "
+            "order by table_name, source_file, source_row"
+        ).df()
         return tables
 
 
@@ -70,7 +78,7 @@ def _assert_same_as_full_build(raw_dir: Path, incremental: Path, tmp_path: Path,
     full = tmp_path / f"full_{name}.duckdb"
     _stage(raw_dir, full)
     expected, actual = _staged(full), _staged(incremental)
-    for model in (*BASE_MODELS, EMAIL_FACT):
+    for model in (*BASE_MODELS, EMAIL_FACT, QUARANTINE):
         pd.testing.assert_frame_equal(actual[model], expected[model], obj=f"{model} after {name}")
 
 
@@ -85,6 +93,16 @@ def _emails(warehouse: Path, customer_id: str) -> list[tuple]:
             f"select campaign_id, first_event_at, first_open_at from intermediate.{EMAIL_FACT} "
             "where customer_id = ? order by campaign_id",
             [customer_id],
+        ).fetchall()
+
+
+def _audited(warehouse: Path, text: str) -> list[tuple]:
+    """The rows of audit.quarantined_rows whose raw record contains `text`."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            f"select table_name, source_file, quarantine_reason from audit.{QUARANTINE} "
+            "where raw_record like ? order by table_name, source_file, source_row",
+            [f"%{text}%"],
         ).fetchall()
 
 
@@ -153,6 +171,7 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
     # and the email fact on the staging run.
     assert "_load_id > 1" in _compiled("base_crm__orders")
     assert "_staged_in_run >" in _compiled(EMAIL_FACT)
+    assert "_staged_in_run >" in _compiled(QUARANTINE)
     # c2's email of k1 gained its first open; c1's repeated open is a duplicate and changes nothing.
     assert _emails(warehouse, "c2") == [
         ("k0", pd.Timestamp("2023-12-01 07:00:00"), pd.Timestamp("2023-12-01 11:00:00")),
@@ -171,6 +190,16 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
     ]
     assert _quarantine(warehouse, "base_crm__email_events", "email_given", "new.buyer@mail.ru") == [
         ("email_events/2024-07-01.csv", "unknown_email")
+    ]
+    assert _audited(warehouse, '"o51"') == [
+        ("order_items", "order_items/2024-07-01.csv", "unknown_order"),
+        ("orders", "orders/2024-07-01.csv", "unknown_customer"),
+    ]
+    # The replaced version of o2 shows its raw row, which staging looks up for duplicates only.
+    assert _audited(warehouse, '"o2"') == [
+        ("order_items", "order_items.csv", "invalid_quantity"),
+        ("order_items", "order_items.csv", "duplicate_order_item"),
+        ("orders", "orders.csv", "duplicate_order_id"),
     ]
     _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "night 2")
 
@@ -197,6 +226,8 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
     changes = _stage(raw_dir, warehouse)
     assert changes[:3] == ["customers:replaced:13", "orders:unchanged:0", "order_items:unchanged:0"]
     assert _quarantine(warehouse, "base_crm__orders", "order_id", "o51") == [("orders/2024-07-01.csv", None)]
+    assert _audited(warehouse, '"o51"') == []
+    assert "_staged_in_run >" in _compiled(QUARANTINE)
     assert _quarantine(warehouse, "base_crm__order_items", "order_id", "o51") == [
         ("order_items/2024-07-01.csv", None)
     ]
@@ -266,6 +297,27 @@ def test_the_email_fact_is_rebuilt_when_staging_ran_twice_without_it(raw_dir: Pa
     assert [campaign for campaign, *_ in _emails(warehouse, "c2")] == ["k1"]
     assert [campaign for campaign, *_ in _emails(warehouse, "a1")] == ["k0"]
     _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "two staging runs")
+
+
+def test_a_quarantine_table_from_before_it_was_incremental_is_rebuilt(raw_dir: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "incremental.duckdb"
+    _stage(raw_dir, warehouse)
+    # The table as an earlier version built it (no bookkeeping), one row short, and one row too many.
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"alter table audit.{QUARANTINE} drop column _staged_in_run")
+        con.execute(f"alter table audit.{QUARANTINE} drop column _model_version")
+        con.execute(f"delete from audit.{QUARANTINE} where table_name = 'orders'")
+        con.execute(
+            f"insert into audit.{QUARANTINE} values ('orders', 'gone.csv', 1, 'duplicate_order_id', '{{}}')"
+        )
+    _write(
+        raw_dir / "orders" / "2024-07-01.csv",
+        [{"order_id": "o50", "customer_id": "c1", "ordered_at": "2024-07-01 10:00:00", "amount": "-1"}],
+    )
+    _stage(raw_dir, warehouse)
+    assert "_staged_in_run >" not in _compiled(QUARANTINE)
+    assert _audited(warehouse, '"o50"') == [("orders", "orders/2024-07-01.csv", "negative_amount")]
+    _assert_same_as_full_build(raw_dir, warehouse, tmp_path, "the table from an earlier version")
 
 
 def test_an_unchanged_folder_is_not_landed_again(raw_dir: Path, tmp_path: Path) -> None:

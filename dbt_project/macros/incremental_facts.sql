@@ -1,4 +1,5 @@
-{#- Facts kept incrementally from staged rows, independent of the as-of date (int_email_first_events).
+{#- Facts kept incrementally from staged rows, independent of the as-of date (int_email_first_events,
+    audit.quarantined_rows).
 
     Such a fact reads only the rows its staging model (re)staged since the fact's last run: every
     staged row carries `_staged_in_run` (macros/incremental_staging.sql: staging_run_stamp), and the
@@ -16,9 +17,17 @@
         newer than the fact): had it moved twice, it would name only its last customer. -#}
 
 {#- {'all': bool, 'since': timestamp literal}: what an incremental run of this fact must read.
-    `incremental` is the model's is_incremental(), which a unit test overrides only in the model. -#}
-{% macro staged_since_plan(staged_relation, incremental) -%}
+    `incremental` is the model's is_incremental(), which a unit test overrides only in the model.
+    A staged relation whose rows never move to another customer has no `_restaged_from_run`
+    (`moves_tracked=false`). -#}
+{% macro staged_since_plan(staged_relation, incremental, moves_tracked=true) -%}
     {%- if not incremental or not execute -%}
+        {{ return({'all': true, 'since': none}) }}
+    {%- endif -%}
+    {#- A table built before it was kept incrementally (an upgrade) has no bookkeeping yet. -#}
+    {%- set folded_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- if '_staged_in_run' not in folded_columns or '_model_version' not in folded_columns -%}
+        {% do log(this ~ ': rebuilding from all staged rows (no bookkeeping columns yet)', info=true) %}
         {{ return({'all': true, 'since': none}) }}
     {%- endif -%}
     {%- set query -%}
@@ -33,6 +42,7 @@
             folded.last_run,
             folded.other_versions,
             (select min(_staged_in_run) from {{ staged_relation }}) as oldest_staged,
+            {%- if moves_tracked %}
             (
                 select count(*)
                 from {{ staged_relation }} as staged
@@ -40,6 +50,9 @@
                     staged._staged_in_run > folded.last_run
                     and staged._restaged_from_run > folded.last_run
             ) as restaged_twice
+            {%- else %}
+            0 as restaged_twice
+            {%- endif %}
         from folded
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
@@ -64,4 +77,18 @@
 {#- The earlier of two timestamps, either of which may be null (least() returns null on Trino). -#}
 {% macro earliest(left, right) -%}
     case when {{ right }} is null or {{ left }} <= {{ right }} then {{ left }} else {{ right }} end
+{%- endmacro %}
+
+{#- staged_since_plan over several staged relations, given as (relation, moves_tracked) pairs: the
+    fact is rebuilt when any of them says so. -#}
+{% macro staged_since_plans(staged_relations, incremental) -%}
+    {%- set plans = [] -%}
+    {%- for relation, moves_tracked in staged_relations -%}
+        {%- set plan = staged_since_plan(relation, incremental, moves_tracked) -%}
+        {%- if plan['all'] -%}
+            {{ return(plan) }}
+        {%- endif -%}
+        {%- do plans.append(plan) -%}
+    {%- endfor -%}
+    {{ return(plans[-1]) }}
 {%- endmacro %}

@@ -1,12 +1,11 @@
 -- Per raw table: rows landed = rows staged + rows quarantined. unaccounted_rows must be 0.
-{% set tables = ['customers', 'orders', 'order_items', 'email_events', 'campaigns'] %}
 
 with manifest as (
     select * from {{ ref('stg_crm__landing_manifest') }}
 ),
 
 staged as (
-    {% for table in tables %}
+    {% for table in quarantine_tables() %}
     select
         '{{ table }}' as table_name,
         count(*) as staged_rows

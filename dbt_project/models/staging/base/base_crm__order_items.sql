@@ -106,7 +106,8 @@ final as (
         _source_file,
         _source_row,
         _load_id,
-        '{{ staging_version() }}' as _staging_version
+        '{{ staging_version() }}' as _staging_version,
+        {{ staging_run_stamp() }} as _staged_in_run
     from ranked
 )
 
