@@ -1,7 +1,6 @@
-{{ config(tags=['segments']) }}
 -- Integrity: every attributed order points at a delivered email of its own customer sent before it
 -- and within var kpi_attribution_window_days days, with no later such email (last touch); and the
--- attributed revenue of int_kpis__email_outcomes is exactly that of the attributed orders.
+-- attributed orders and revenue of int_emails add up to exactly those of the attributed orders.
 {%- set window_days = var('kpi_attribution_window_days') | int %}
 
 with attribution as (
@@ -17,7 +16,7 @@ outcomes as (
     select
         sum(attributed_orders) as attributed_orders,
         sum(attributed_revenue) as attributed_revenue
-    from {{ ref('int_kpis__email_outcomes') }}
+    from emails
 ),
 
 attributed_totals as (

@@ -19,7 +19,7 @@ with member_groups as (
 ),
 
 email_outcomes as (
-    select * from {{ ref('int_kpis__email_outcomes') }}
+    select * from {{ ref('int_emails') }}
 ),
 
 campaigns as (

@@ -33,7 +33,7 @@ catalog as (
 ),
 
 email_outcomes as (
-    select * from {{ ref('int_kpis__email_outcomes') }}
+    select * from {{ ref('int_emails') }}
 ),
 
 order_attribution as (

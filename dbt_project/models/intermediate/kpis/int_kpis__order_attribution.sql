@@ -14,9 +14,17 @@ with orders as (
     where is_completed
 ),
 
+-- The customers' emails visible and delivered on the as-of date (as int_emails flags them; that model
+-- adds what the emails earned from this one).
 emails as (
-    select * from {{ ref('int_emails') }}
-    where is_delivered
+    select
+        email_first_events.customer_id,
+        email_first_events.campaign_id,
+        {{ email_sent_at('email_first_events', as_of_cutoff()) }} as sent_at
+    from {{ ref('int_email_first_events') }} as email_first_events
+    where
+        email_first_events.first_event_at < {{ as_of_cutoff() }}
+        and ({{ email_is_delivered('email_first_events', as_of_cutoff()) }})
 ),
 
 -- A customer's emails and orders over all history would pair every order with every email. The
