@@ -23,3 +23,15 @@
 {% macro as_of_cutoff() -%}
     cast({{ dbt.dateadd('day', 1, as_of_date()) }} as timestamp)
 {%- endmacro %}
+
+{#- The value of the dbt var `name`, a whole number of days, at least 1 (a window or period that
+    ends on the as-of day), as an integer; any other value stops the run with a clear error. -#}
+{% macro whole_days_var(name) -%}
+    {%- set days = var(name) -%}
+    {%- if days is not number or days is sameas true or days < 1 or days != days | int -%}
+        {{ exceptions.raise_compiler_error(
+            "var " ~ name ~ " must be a whole number of days, at least 1, got '" ~ days ~ "'"
+        ) }}
+    {%- endif -%}
+    {{ return(days | int) }}
+{%- endmacro %}

@@ -1,10 +1,4 @@
-{%- set window_days = var('kpi_attribution_window_days') -%}
-{%- if window_days is not number or window_days is sameas true
-    or window_days < 1 or window_days != window_days | int -%}
-    {{ exceptions.raise_compiler_error(
-        "var kpi_attribution_window_days must be a whole number of days, at least 1, got '" ~ window_days ~ "'"
-    ) }}
-{%- endif -%}
+{%- set window_days = whole_days_var('kpi_attribution_window_days') -%}
 -- One row per completed order visible on the as-of date, with the email it is attributed to
 -- (null when none). Last touch: among the customer's delivered emails sent before the order and at
 -- most var kpi_attribution_window_days days before it (sent_at < ordered_at <= sent_at + window),
@@ -36,7 +30,7 @@ email_windows as (
         customer_id,
         campaign_id,
         sent_at,
-        {{ day_bucket('sent_at', window_days | int) }} as window_bucket
+        {{ day_bucket('sent_at', window_days) }} as window_bucket
     from emails
 ),
 
@@ -45,7 +39,7 @@ order_buckets as (
         order_id,
         customer_id,
         ordered_at,
-        {{ day_bucket('ordered_at', window_days | int) }} as window_bucket
+        {{ day_bucket('ordered_at', window_days) }} as window_bucket
     from orders
 ),
 
@@ -75,7 +69,7 @@ touches as (
             order_windows.customer_id = email_windows.customer_id
             and order_windows.window_bucket = email_windows.window_bucket
             and order_windows.ordered_at > email_windows.sent_at
-            and order_windows.ordered_at <= {{ dbt.dateadd('day', window_days | int, 'email_windows.sent_at') }}
+            and order_windows.ordered_at <= {{ dbt.dateadd('day', window_days, 'email_windows.sent_at') }}
 ),
 
 last_touch as (

@@ -1,11 +1,4 @@
-{%- set lookback_days = var('kpi_lookback_days') -%}
-{%- if lookback_days is not number or lookback_days is sameas true
-    or lookback_days < 1 or lookback_days != lookback_days | int -%}
-    {{ exceptions.raise_compiler_error(
-        "var kpi_lookback_days must be a whole number of days, at least 1, got '" ~ lookback_days ~ "'"
-    ) }}
-{%- endif -%}
-{%- set lookback_days = lookback_days | int -%}
+{%- set lookback_days = whole_days_var('kpi_lookback_days') -%}
 {#- The period is the lookback_days days ending with the as-of day; the previous period the same
     number of days just before it. Both as half-open timestamp ranges [start, next start). -#}
 {%- set period_start = dbt.dateadd('day', -lookback_days, as_of_cutoff()) -%}
