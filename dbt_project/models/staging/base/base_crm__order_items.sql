@@ -1,5 +1,6 @@
 {{ config(**incremental_staging_config()) }}
 -- depends_on: {{ source('crm', '_landed_files') }}
+-- depends_on: {{ ref('base_crm__orders') }}
 -- Every raw order line, typed and priced in the reporting currency at its order's rate, with the
 -- reason it cannot be staged (null when it can). A line is one product of one order; of several
 -- usable rows for one line, the last wins (as in base_crm__orders). Incremental: see
@@ -7,32 +8,40 @@
 {% set plan = staging_restage_plan('order_items') %}
 {% set raw_columns = staged_raw_columns('order_items') %}
 
+{% if not plan['all'] %}
+with affected_order_ids as (
+    -- Every line of an order_id that came again is ranked again.
+    {{ new_raw_values(source('crm', 'order_items'), plan, 'order_id') }}
+    union
+    -- An order restaged since this model's last run may have appeared, gone away or changed its
+    -- exchange rate: its lines are checked and priced again. Orders restage every row whose verdict
+    -- or rate can change (a new customer export, a changed rates seed), so no other order needs it.
+    select staged_order.order_id
+    from {{ ref('base_crm__orders') }} as staged_order
+    where
+        staged_order.order_id is not null
+        and staged_order._staged_in_run > (select max(staged._staged_in_run) from {{ this }} as staged)
+),
+
+restage_keys as (
+    {{ staged_rows_with(['order_id'], 'affected_order_ids') }}
+),
+
+-- The lines restaged are all of affected orders: only those orders are looked up.
+orders as (
+    select
+        stg_order.order_id,
+        stg_order.rate_to_reporting
+    from {{ ref('stg_crm__orders') }} as stg_order
+    inner join affected_order_ids
+        on stg_order.order_id = affected_order_ids.order_id
+),
+{% else %}
 with orders as (
     select
         order_id,
         rate_to_reporting
     from {{ ref('stg_crm__orders') }}
-),
-{% if not plan['all'] %}
--- Every line of an order_id that came again, or whose order appeared, went away or changed its
--- exchange rate, is checked and ranked again.
-affected_order_ids as (
-    {{ new_raw_values(source('crm', 'order_items'), plan, 'order_id') }}
-    union
-    select staged.order_id
-    from {{ this }} as staged
-    left join orders
-        on staged.order_id = orders.order_id
-    where
-        staged.order_id is not null
-        and (
-            staged.rate_to_reporting != orders.rate_to_reporting
-            or (staged.rate_to_reporting is null) != (orders.rate_to_reporting is null)
-        )
-),
-
-restage_keys as (
-    {{ staged_rows_with(['order_id'], 'affected_order_ids') }}
 ),
 {% endif %}
 source as (
