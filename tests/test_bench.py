@@ -17,7 +17,7 @@ import pytest
 from bench import rfm
 from bench.data import ensure_data, parse_scale, scale_label
 from bench.dbt_artifacts import RFM_MODEL, read_invocation
-from bench.report import render
+from bench.report import machine, render
 from bench.split import add_drops, remove_drops, split_last_day
 from orchestration.landing import land_raw_files
 from orchestration.settings import PROJECT_DIR, Settings
@@ -152,6 +152,36 @@ def test_a_failed_step_is_reported() -> None:
     )
     assert f"| at least 5.00 GB, stopped by the timeout | {verdict} |" in report
     assert "## Failures" in report and "still running" in report
+
+
+def test_the_report_gives_the_wall_time_the_cpu_time_allows() -> None:
+    def phase(wall: float, cpu: float) -> dict:
+        return {
+            "ok": True,
+            "returncode": 0,
+            "timed_out": False,
+            "wall_seconds": wall,
+            "peak_rss_bytes": 3 * 10**9,
+            "log": "build.log",
+            "worker": {"run_seconds": wall - 4.0, "cpu_seconds": cpu, "steps": []},
+        }
+
+    scale = {
+        "customers": 1_000_000,
+        "label": "1m",
+        "seed": 42,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "load_at_start": (0.5, 0.5, 0.5),
+        "phases": {"full_build": phase(395.3, 678.8), "nightly": phase(160.5, 281.6)},
+        "skipped": {},
+    }
+    report = render([scale], machine() | {"cores": 2})
+    assert (
+        "Lower bounds at 1m: the full build used 11 min 18.8 s of CPU, so it cannot take less than "
+        "5 min 39.4 s on 2 cores; its target allows at most 6 min 00.0 s of CPU; the nightly run used "
+        "4 min 41.6 s of CPU, so it cannot take less than 2 min 20.8 s on 2 cores; its target allows at most "
+        "60.0 s of CPU." in report
+    )
 
 
 def test_the_nightly_input_is_the_history_plus_one_day_of_drops(tmp_path: Path) -> None:
