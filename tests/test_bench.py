@@ -124,28 +124,33 @@ def test_the_floor_computes_the_projects_whole_rfm_result(tiny_bench: tuple[Sett
             rfm.check_agreement(con, settings.as_of, pandas_rfm)
 
 
-def test_a_failed_step_is_reported() -> None:
-    scale = {
+def _one_million_result(phases: dict, skipped: dict[str, str]) -> dict:
+    """A 1M scale's result as the benchmark records it, with these phases."""
+    return {
         "customers": 1_000_000,
         "label": "1m",
         "seed": 42,
         "started_at": "2026-01-01T00:00:00+00:00",
         "load_at_start": (0.5, 0.5, 0.5),
-        "phases": {
-            "full_build": {
-                "ok": False,
-                "returncode": None,
-                "timed_out": True,
-                "wall_seconds": 1800.0,
-                "peak_rss_bytes": 5 * 10**9,
-                "log": "full_build.log",
-                "error": "still running",
-                "worker": None,
-            }
-        },
-        "skipped": {"nightly": "full_build did not succeed"},
+        "phases": phases,
+        "skipped": skipped,
     }
-    report = render([scale])
+
+
+def test_a_failed_step_is_reported() -> None:
+    phases = {
+        "full_build": {
+            "ok": False,
+            "returncode": None,
+            "timed_out": True,
+            "wall_seconds": 1800.0,
+            "peak_rss_bytes": 5 * 10**9,
+            "log": "full_build.log",
+            "error": "still running",
+            "worker": None,
+        }
+    }
+    report = render([_one_million_result(phases, {"nightly": "full_build did not succeed"})])
     verdict = "**not met** (timed out after 30 min 00.0 s)"
     assert (
         f"| Full build under 3 min | at least 30 min 00.0 s, stopped by the timeout | {verdict} |" in report
@@ -166,16 +171,8 @@ def test_the_report_gives_the_wall_time_the_cpu_time_allows() -> None:
             "worker": {"run_seconds": wall - 4.0, "cpu_seconds": cpu, "steps": []},
         }
 
-    scale = {
-        "customers": 1_000_000,
-        "label": "1m",
-        "seed": 42,
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "load_at_start": (0.5, 0.5, 0.5),
-        "phases": {"full_build": phase(395.3, 678.8), "nightly": phase(160.5, 281.6)},
-        "skipped": {},
-    }
-    report = render([scale], machine() | {"cores": 2})
+    result = _one_million_result({"full_build": phase(395.3, 678.8), "nightly": phase(160.5, 281.6)}, {})
+    report = render([result], machine() | {"cores": 2})
     assert (
         "Lower bounds at 1m: the full build used 11 min 18.8 s of CPU, so it cannot take less than "
         "5 min 39.4 s on 2 cores; its target allows at most 6 min 00.0 s of CPU; the nightly run used "
