@@ -8,8 +8,9 @@
 {% set plan = staging_restage_plan('order_items') %}
 {% set raw_columns = staged_raw_columns('order_items') %}
 
-{% if not plan['all'] %}
-with affected_order_ids as (
+with
+{%- if not plan['all'] %}
+affected_order_ids as (
     -- Every line of an order_id that came again is ranked again.
     {{ new_raw_values(source('crm', 'order_items'), plan, 'order_id') }}
     union
@@ -26,24 +27,20 @@ with affected_order_ids as (
 restage_keys as (
     {{ staged_rows_with(['order_id'], 'affected_order_ids') }}
 ),
+{%- endif %}
 
--- The lines restaged are all of affected orders: only those orders are looked up.
+-- An incremental run restages only lines of affected orders, so only those orders are looked up.
 orders as (
     select
         stg_order.order_id,
         stg_order.rate_to_reporting
     from {{ ref('stg_crm__orders') }} as stg_order
+    {%- if not plan['all'] %}
     inner join affected_order_ids
         on stg_order.order_id = affected_order_ids.order_id
+    {%- endif %}
 ),
-{% else %}
-with orders as (
-    select
-        order_id,
-        rate_to_reporting
-    from {{ ref('stg_crm__orders') }}
-),
-{% endif %}
+
 source as (
     {{ staging_rows_to_restage(source('crm', 'order_items'), plan, 'select * from restage_keys') }}
 ),
