@@ -10,7 +10,9 @@
         or went away), re-read from the raw table by (_source_file, _source_row).
     It restages everything, exactly as `--full-refresh` would, when a file it staged was landed
     again or removed (the landing replaced the table), or when its SQL or an upstream node
-    (a seed such as the exchange rates, a model) changed: `_staging_version` records both.
+    (a seed such as the exchange rates, a model) changed, or the shop's own reference data in the
+    raw folder (its exchange rates and statuses, reference_raw_tables): `_staging_version`
+    records all three.
     After editing a macro the base models use (macros/staging_helpers.sql), run them with
     `--full-refresh`: dbt does not fingerprint macros.
 
@@ -55,13 +57,42 @@
     {#- A unit test's context has neither the graph nor the dependencies; its value is unused there. -#}
     {%- set nodes = (graph or {}).get('nodes', {}) -%}
     {%- set parts = [(model.get('checksum') or {}).get('checksum', '')] -%}
+    {%- set reference_tables = [] -%}
     {%- for node_id in (model.get('depends_on') or {}).get('nodes', []) | sort -%}
         {%- set node = nodes.get(node_id) -%}
         {%- if node is not none -%}
             {%- do parts.append(node_id ~ '=' ~ node.checksum.checksum) -%}
+            {%- for table in reference_raw_tables() if node.name == 'stg_crm__' ~ table -%}
+                {%- do reference_tables.append(table) -%}
+            {%- endfor -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- if reference_tables -%}
+        {%- do parts.append(landed_files_fingerprint(reference_tables)) -%}
+    {%- endif -%}
     {{- return(local_md5(parts | join('|'))) -}}
+{%- endmacro %}
+
+{#- Raw tables of reference data (the shop's exchange rates and statuses): staging reads them whole,
+    and a change to them changes the verdicts of the models that read them. -#}
+{% macro reference_raw_tables() -%}
+    {{ return(['currency_rates', 'order_status_map']) }}
+{%- endmacro %}
+
+{#- The landing's fingerprints of the files behind `tables` (size, time, checksum): a model that
+    reads those tables' data restages everything when they change. -#}
+{% macro landed_files_fingerprint(tables) -%}
+    {%- if load_relation(source('crm', '_landed_files')) is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set query -%}
+        select coalesce({{ dbt.listagg(
+            "table_name || '/' || source_file || '=' || fingerprint", "','", 'order by table_name, source_file'
+        ) }}, '')
+        from {{ source('crm', '_landed_files') }}
+        where table_name in ('{{ tables | join("', '") }}')
+    {%- endset -%}
+    {{ return(run_query(query).rows[0][0]) }}
 {%- endmacro %}
 
 {#- What an incremental run of this model must restage: {'all': bool, 'last_load': int}. -#}

@@ -1,12 +1,12 @@
 {#- audit.quarantined_rows: the tables it gathers, and how it is kept incrementally. -#}
 
 {% macro quarantine_tables() -%}
-    {{ return(['customers', 'orders', 'order_items', 'email_events', 'campaigns']) }}
+    {{ return(['customers', 'orders', 'order_items', 'email_events', 'campaigns', 'currency_rates', 'order_status_map']) }}
 {%- endmacro %}
 
 {#- Full exports, staged whole every run (the others are the histories staged incrementally). -#}
 {% macro quarantine_snapshot_tables() -%}
-    {{ return(['customers', 'campaigns']) }}
+    {{ return(['customers', 'campaigns', 'currency_rates', 'order_status_map']) }}
 {%- endmacro %}
 
 {#- staged_since_plan over the histories staged incrementally; their rows keep their customer, or

@@ -19,6 +19,8 @@
     {{ dbt.safe_cast(text, api.Column.translate_type('timestamp')) }}
 {%- endmacro %}
 
+{#- ISO first; the Russian day-first `DD.MM.YYYY[ HH:MM[:SS]]` only for what ISO did not parse
+    (coalesce evaluates it for those rows alone). -#}
 {% macro duckdb__parse_timestamp(text) -%}
     case
         when {{ regex_matches(
@@ -26,15 +28,44 @@
             '.*[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?(z|[+-][0-9]{2}(:?[0-9]{2})?)$'
         ) }}
             then try_cast({{ text }} as timestamptz) at time zone 'UTC'
-        else try_cast({{ text }} as timestamp)
+        else coalesce(
+            try_cast({{ text }} as timestamp),
+            try_strptime({{ text }}, ['%d.%m.%Y %H:%M:%S', '%d.%m.%Y %H:%M', '%d.%m.%Y'])
+        )
     end
 {%- endmacro %}
 
-{% macro parse_date(column) -%}
-    {{ dbt.safe_cast(clean_text(column), 'date') }}
+{% macro spark__parse_timestamp(text) -%}
+    coalesce(
+        try_to_timestamp({{ text }}),
+        try_to_timestamp({{ text }}, 'd.M.yyyy H:m:s'),
+        try_to_timestamp({{ text }}, 'd.M.yyyy H:m'),
+        try_to_timestamp({{ text }}, 'd.M.yyyy')
+    )
 {%- endmacro %}
 
-{#- Money and quantities: a dot is the only decimal separator the contract allows. -#}
+{#- A date: ISO `YYYY-MM-DD`, or the Russian day-first `DD.MM.YYYY`. -#}
+{% macro parse_date(column) -%}
+    {{ return(adapter.dispatch('parse_date', 'crm_segments')(clean_text(column))) }}
+{%- endmacro %}
+
+{% macro default__parse_date(text) -%}
+    {{ dbt.safe_cast(text, 'date') }}
+{%- endmacro %}
+
+{% macro duckdb__parse_date(text) -%}
+    coalesce(
+        try_cast({{ text }} as date),
+        cast(try_strptime({{ text }}, '%d.%m.%Y') as date)
+    )
+{%- endmacro %}
+
+{% macro spark__parse_date(text) -%}
+    coalesce(try_to_date({{ text }}), try_to_date({{ text }}, 'd.M.yyyy'))
+{%- endmacro %}
+
+{#- Money and quantities, with a dot for decimals: the landing has rewritten decimal commas and
+    thousands separators (orchestration/raw_formats.py). -#}
 {% macro parse_decimal(column) -%}
     {{ dbt.safe_cast(clean_text(column), 'decimal(18, 2)') }}
 {%- endmacro %}
@@ -102,4 +133,18 @@
         when row_problem is not null
             then {{ json_record(none, columns, prefix='_raw_') }}
     end
+{%- endmacro %}
+
+{#- Join condition: the rate row `rates` (valid_from; valid_to, the next row's valid_from; is_earliest)
+    is the one in force at `moment`; a currency's earliest row also covers the time before it. -#}
+{% macro rate_in_force(moment, rates) -%}
+    ({{ moment }} >= {{ rates }}.valid_from or {{ rates }}.is_earliest)
+    and ({{ moment }} < {{ rates }}.valid_to or {{ rates }}.valid_to is null)
+{%- endmacro %}
+
+{#- The columns rate_in_force needs, for a rates CTE with `currency` and `valid_from`. -#}
+{% macro rate_validity(relation='') -%}
+    {%- set prefix = relation ~ '.' if relation else '' -%}
+    lead({{ prefix }}valid_from) over (partition by {{ prefix }}currency order by {{ prefix }}valid_from) as valid_to,
+    lag({{ prefix }}valid_from) over (partition by {{ prefix }}currency order by {{ prefix }}valid_from) is null as is_earliest
 {%- endmacro %}

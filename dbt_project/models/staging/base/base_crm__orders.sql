@@ -33,21 +33,57 @@ source as (
     {{ staging_rows_to_restage(source('crm', 'orders'), plan, 'select * from restage_keys') }}
 ),
 
-order_status_map as (
-    select * from {{ ref('order_status_map') }}
+-- The shop's own statuses (raw folder) win over the bundled map for the same spelling.
+shop_statuses as (
+    select
+        raw_status,
+        order_status
+    from {{ ref('stg_crm__order_status_map') }}
 ),
 
-currency_rates as (
+order_status_map as (
+    select
+        raw_status,
+        order_status
+    from shop_statuses
+    union all
+    select
+        bundled.raw_status,
+        bundled.order_status
+    from {{ ref('order_status_map') }} as bundled
+    left join shop_statuses
+        on bundled.raw_status = shop_statuses.raw_status
+    where shop_statuses.raw_status is null
+),
+
+-- Rates are step functions from valid_from to the next row; the earliest rate of a currency also
+-- covers the dates before it (the order then carries the data issue rate_before_first_known).
+shop_rates as (
     select
         currency,
         valid_from,
-        lead(valid_from) over (partition by currency order by valid_from) as valid_to,
-        rub_per_unit
-    from {{ ref('currency_rates') }}
+        {{ rate_validity() }},
+        rate_to_reporting
+    from {{ ref('stg_crm__currency_rates') }}
+),
+
+-- A currency the shop gives rates for takes them from there only.
+bundled_rates as (
+    select
+        bundled.currency,
+        bundled.valid_from,
+        {{ rate_validity('bundled') }},
+        bundled.rub_per_unit
+    from {{ ref('currency_rates') }} as bundled
+    where bundled.currency not in (select shop_rates.currency from shop_rates)
 ),
 
 known_currencies as (
-    select distinct currency from currency_rates
+    select currency from shop_rates
+    union
+    select currency from bundled_rates
+    union
+    select '{{ var("reporting_currency") }}' as currency
 ),
 
 cleaned as (
@@ -73,30 +109,54 @@ cleaned as (
     from source
 ),
 
-priced as (
+rate_lookup as (
     select
         cleaned.*,
         order_status_map.order_status,
-        order_rate.rub_per_unit / reporting_rate.rub_per_unit as rate_to_reporting,
+        shop_rate.valid_from as shop_rate_from,
+        shop_rate.rate_to_reporting as shop_rate,
+        order_rate.valid_from as order_rate_from,
+        order_rate.rub_per_unit as order_rub_per_unit,
+        reporting_rate.valid_from as reporting_rate_from,
+        reporting_rate.rub_per_unit as reporting_rub_per_unit,
         known_currencies.currency is not null as is_known_currency,
         customers.customer_id is not null as is_known_customer
     from cleaned
     left join order_status_map
         on cleaned.status_raw = order_status_map.raw_status
-    left join currency_rates as order_rate
+    left join shop_rates as shop_rate
+        on
+            cleaned.currency = shop_rate.currency
+            and {{ rate_in_force('cleaned.ordered_at', 'shop_rate') }}
+    left join bundled_rates as order_rate
         on
             cleaned.currency = order_rate.currency
-            and cleaned.ordered_at >= order_rate.valid_from
-            and (cleaned.ordered_at < order_rate.valid_to or order_rate.valid_to is null)
-    left join currency_rates as reporting_rate
+            and {{ rate_in_force('cleaned.ordered_at', 'order_rate') }}
+    left join bundled_rates as reporting_rate
         on
             reporting_rate.currency = '{{ var("reporting_currency") }}'
-            and cleaned.ordered_at >= reporting_rate.valid_from
-            and (cleaned.ordered_at < reporting_rate.valid_to or reporting_rate.valid_to is null)
+            and {{ rate_in_force('cleaned.ordered_at', 'reporting_rate') }}
     left join known_currencies
         on cleaned.currency = known_currencies.currency
     left join customers
         on cleaned.customer_id = customers.customer_id
+),
+
+-- An order in the reporting currency never needs a rate.
+priced as (
+    select
+        *,
+        case
+            when currency = '{{ var("reporting_currency") }}' then cast(1 as {{ dbt.type_float() }})
+            when shop_rate is not null then cast(shop_rate as {{ dbt.type_float() }})
+            else order_rub_per_unit / reporting_rub_per_unit
+        end as rate_to_reporting,
+        currency != '{{ var("reporting_currency") }}'
+        and (
+            ordered_at < coalesce(shop_rate_from, order_rate_from)
+            or (shop_rate is null and ordered_at < reporting_rate_from)
+        ) as is_rate_before_first_known
+    from rate_lookup
 ),
 
 checked as (
@@ -152,6 +212,7 @@ final as (
         channel,
         {{ field_issues([
             ["discount_amount is null and discount_amount_text is not null", 'invalid_discount_amount'],
+            ["is_rate_before_first_known", 'rate_before_first_known'],
         ]) }} as data_issues,
         coalesce(
             row_problem,
