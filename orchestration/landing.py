@@ -15,18 +15,26 @@ modification time and a checksum of its first and last bytes), so
 - anything else (a landed file changed or gone) lands the table again from all its files.
 
 Staging reads `_load_id` to restage only what is new (see dbt_project/macros/incremental_staging.sql).
+
+Files come as CSV (any common dialect, UTF-8 or Windows-1251), Parquet or .xlsx; decimal commas,
+thousands separators and slashed dates are rewritten to the text staging parses. The optional
+`_format.yml` declares what cannot be detected, and maps the file's headers to contract columns
+(orchestration/raw_formats.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from orchestration.raw_contract import RAW_FILE_SUFFIXES, RAW_TABLES, RawTable
+from orchestration import raw_formats
+from orchestration.raw_contract import RAW_FILE_SUFFIXES, RAW_TABLES, RAW_TABLES_BY_NAME, RawTable
+from orchestration.raw_formats import FORMAT_FILE, RawDataError, TableFormat, normalise_header
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +48,15 @@ _CHECKSUM_BYTES = 1 << 20
 _FILE_BUFFER = "temp.main._landing_file"
 
 
-class RawDataError(ValueError):
-    """The raw folder breaks the contract; the message names the file and what is wrong."""
+__all__ = ["FORMAT_FILE", "LandedTable", "RawDataError", "find_raw_files", "land_raw_files"]
+
+
+class _NotUtf8Error(Exception):
+    """DuckDB found invalid UTF-8 past the bytes the encoding was detected from: land again knowing."""
+
+    def __init__(self, path: Path, name: str, error: duckdb.Error) -> None:
+        super().__init__(f"{name}: {error}")
+        self.path, self.name, self.error = path, name, error
 
 
 @dataclass(frozen=True)
@@ -58,7 +73,8 @@ class LandedTable:
     @property
     def warnings(self) -> list[str]:
         if self.source_file is None:
-            return [f"{self.name}: no file; the features that need it come out empty"]
+            when_absent = RAW_TABLES_BY_NAME[self.name].when_absent
+            return [f"{self.name}: no file; {when_absent}"] if when_absent else []
         notes = []
         if self.missing_columns:
             notes.append(
@@ -80,6 +96,20 @@ class _PlannedFile:
     # contract column -> column name as spelled in the file
     present: dict[str, str]
     ignored: tuple[str, ...]
+    table_format: TableFormat
+    # 'utf-8' or 'cp1251' (CSV only; the others are 'utf-8')
+    encoding: str
+
+
+@dataclass(frozen=True)
+class _Landing:
+    """What one landing knows besides the contract: the declarations, a scratch folder, encodings."""
+
+    raw_dir: Path
+    formats: dict[str, TableFormat]
+    workdir: Path
+    # files found not to be UTF-8 only when DuckDB read them whole (see _NotUtf8Error)
+    late_encodings: dict[Path, str]
 
 
 @dataclass(frozen=True)
@@ -106,17 +136,28 @@ def find_raw_files(raw_dir: Path, table_name: str) -> list[Path]:
     return found
 
 
-def _reader_sql(path: Path) -> str:
-    literal = "'" + str(path).replace("'", "''") + "'"
+def _reader_sql(path: Path, delimiter: str | None = None) -> str:
+    """DuckDB's reader for a CSV or Parquet file (an .xlsx is read as the Parquet _source_sql makes)."""
     if path.name.endswith(".parquet"):
-        return f"read_parquet({literal})"
-    return f"read_csv({literal}, header = true, all_varchar = true)"
+        return f"read_parquet({_literal(str(path))})"
+    delim = "" if delimiter is None else f", delim = {_literal(delimiter)}"
+    return f"read_csv({_literal(str(path))}, header = true, all_varchar = true{delim})"
 
 
-def _fingerprint(raw_dir: Path, path: Path) -> str:
+def _is_xlsx(path: Path) -> bool:
+    return path.name.endswith(".xlsx")
+
+
+def _is_csv(path: Path) -> bool:
+    return not (_is_xlsx(path) or path.name.endswith(".parquet"))
+
+
+def _fingerprint(raw_dir: Path, path: Path, table_format: TableFormat) -> str:
     stat = path.stat()
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{raw_dir.resolve()}|{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    # Another declaration in _format.yml reads the same bytes differently: land them again.
+    digest.update(table_format.fingerprint_text().encode())
     with path.open("rb") as handle:
         digest.update(handle.read(_CHECKSUM_BYTES))
         if stat.st_size > _CHECKSUM_BYTES:
@@ -125,33 +166,89 @@ def _fingerprint(raw_dir: Path, path: Path) -> str:
     return digest.hexdigest()
 
 
-def _plan_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, table: RawTable, path: Path) -> _PlannedFile:
+def _file_encoding(landing: _Landing, path: Path, name: str, table_format: TableFormat) -> str:
+    if not _is_csv(path):
+        return "utf-8"
+    if table_format.encoding is not None:
+        return table_format.encoding
+    if path in landing.late_encodings:
+        return landing.late_encodings[path]
+    return raw_formats.detect_encoding(path, name)
+
+
+def _scratch(landing: _Landing, name: str, suffix: str) -> Path:
+    return landing.workdir / (hashlib.blake2b(name.encode(), digest_size=8).hexdigest() + suffix)
+
+
+def _file_headers(
+    con: duckdb.DuckDBPyConnection, landing: _Landing, path: Path, name: str, encoding: str, fmt: TableFormat
+) -> list[str]:
+    if _is_xlsx(path):
+        return raw_formats.xlsx_header(path, name, fmt.sheet)
+    readable = path
+    if encoding != "utf-8":
+        # The header is in the first lines: the whole file is transcoded only if it is landed.
+        readable = _scratch(landing, name, ".head.csv")
+        raw_formats.transcode_head(path, encoding, readable)
     try:
-        described = con.execute(f"describe select * from {_reader_sql(path)}").fetchall()
+        described = con.execute(f"describe select * from {_reader_sql(readable, fmt.delimiter)}").fetchall()
     except duckdb.Error as error:
-        raise RawDataError(f"{path}: cannot be read as {table.name}: {error}") from error
+        if _is_csv(path) and raw_formats.is_invalid_utf8_error(error):
+            _refuse_declared_utf8(name, fmt, error)
+            raise _NotUtf8Error(path, name, error) from error
+        raise RawDataError(f"{name}: cannot be read: {error}") from error
+    return [file_column for file_column, *_rest in described]
+
+
+def _refuse_declared_utf8(name: str, fmt: TableFormat, error: duckdb.Error) -> None:
+    if fmt.encoding == "utf-8":
+        first_line = str(error).splitlines()[0]
+        raise RawDataError(
+            f"{name}: declared `encoding: utf-8` in {FORMAT_FILE}, but it is not UTF-8 ({first_line}); "
+            "declare `encoding: cp1251` or re-export it as UTF-8"
+        ) from error
+
+
+def _plan_file(
+    con: duckdb.DuckDBPyConnection, landing: _Landing, table: RawTable, path: Path
+) -> _PlannedFile:
+    name = path.relative_to(landing.raw_dir).as_posix()
+    fmt = landing.formats.get(table.name, TableFormat())
+    encoding = _file_encoding(landing, path, name, fmt)
     by_normalised_name: dict[str, str] = {}
-    for file_column, *_rest in described:
-        normalised = file_column.strip().lower()
+    for file_column in _file_headers(con, landing, path, name, encoding, fmt):
+        normalised = normalise_header(file_column)
         if normalised in by_normalised_name:
-            raise RawDataError(f"{path}: column {normalised!r} appears twice")
+            raise RawDataError(f"{name}: column {normalised!r} appears twice")
         by_normalised_name[normalised] = file_column
-    missing_required = [c for c in table.required_columns if c not in by_normalised_name]
+    # contract column -> normalised header: the declared mapping, else the column's own name
+    wanted = {column: column for column in table.columns}
+    for column, header in fmt.columns:
+        if normalise_header(header) not in by_normalised_name:
+            raise RawDataError(
+                f"{name}: column {header!r} (mapped to {column} in {FORMAT_FILE}) not found; "
+                f"found: {', '.join(by_normalised_name) or 'none'}"
+            )
+        wanted[column] = normalise_header(header)
+    present = {c: by_normalised_name[h] for c, h in wanted.items() if h in by_normalised_name}
+    missing_required = [c for c in table.required_columns if c not in present]
     if missing_required:
         raise RawDataError(
-            f"{path}: required column(s) {', '.join(missing_required)} missing "
-            f"(found: {', '.join(by_normalised_name) or 'none'})"
+            f"{name}: required column(s) {', '.join(missing_required)} missing "
+            f"(found: {', '.join(by_normalised_name) or 'none'}; "
+            f"map other headers in {FORMAT_FILE} `columns`)"
         )
     for group in table.one_of_columns:
-        if not any(column in by_normalised_name for column in group):
-            raise RawDataError(f"{path}: needs at least one of the columns {', '.join(group)}")
-    present = {c: by_normalised_name[c] for c in table.columns if c in by_normalised_name}
-    ignored = tuple(name for name in by_normalised_name if name not in table.columns)
-    name = path.relative_to(raw_dir).as_posix()
-    return _PlannedFile(path, name, _fingerprint(raw_dir, path), present, ignored)
+        if not any(column in present for column in group):
+            raise RawDataError(f"{name}: needs at least one of the columns {', '.join(group)}")
+    used = {normalise_header(file_column) for file_column in present.values()}
+    ignored = tuple(header for header in by_normalised_name if header not in used)
+    fingerprint = _fingerprint(landing.raw_dir, path, fmt)
+    return _PlannedFile(path, name, fingerprint, present, ignored, fmt, encoding)
 
 
-def _plan_table(con: duckdb.DuckDBPyConnection, raw_dir: Path, table: RawTable) -> _PlannedTable:
+def _plan_table(con: duckdb.DuckDBPyConnection, landing: _Landing, table: RawTable) -> _PlannedTable:
+    raw_dir = landing.raw_dir
     paths = find_raw_files(raw_dir, table.name)
     if not paths and table.required:
         suffixes = " or ".join(RAW_FILE_SUFFIXES)
@@ -159,7 +256,7 @@ def _plan_table(con: duckdb.DuckDBPyConnection, raw_dir: Path, table: RawTable) 
             f"{raw_dir}: the required table {table.name!r} is missing "
             f"({table.name}{suffixes}, or files in {table.name}/)"
         )
-    return _PlannedTable(table, tuple(_plan_file(con, raw_dir, table, path) for path in paths))
+    return _PlannedTable(table, tuple(_plan_file(con, landing, table, path) for path in paths))
 
 
 def _quote(identifier: str) -> str:
@@ -170,8 +267,45 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _source_sql(landing: _Landing, planned: _PlannedFile) -> str:
+    """What DuckDB reads for the file: the file itself, its UTF-8 transcoding, or its sheet as Parquet."""
+    fmt = planned.table_format
+    if _is_xlsx(planned.path):
+        parquet = _scratch(landing, planned.name, ".parquet")
+        raw_formats.xlsx_to_parquet(planned.path, planned.name, fmt.sheet, parquet)
+        return _reader_sql(parquet)
+    if planned.encoding != "utf-8":
+        transcoded = _scratch(landing, planned.name, ".csv")
+        try:
+            raw_formats.transcode_to_utf8(planned.path, planned.encoding, transcoded)
+        except UnicodeDecodeError as error:
+            raise RawDataError(
+                f"{planned.name}: byte 0x{error.object[error.start]:02x} is not {planned.encoding}; "
+                f"check `encoding` in {FORMAT_FILE}"
+            ) from error
+        return _reader_sql(transcoded, fmt.delimiter)
+    return _reader_sql(planned.path, fmt.delimiter)
+
+
+def _fill_buffer(con: duckdb.DuckDBPyConnection, landing: _Landing, planned: _PlannedFile) -> None:
+    try:
+        con.execute(
+            f"create or replace temp table {_FILE_BUFFER} as select * from {_source_sql(landing, planned)}"
+        )
+    except duckdb.InvalidInputException as error:
+        if _is_csv(planned.path) and raw_formats.is_invalid_utf8_error(error):
+            _refuse_declared_utf8(planned.name, planned.table_format, error)
+            raise _NotUtf8Error(planned.path, planned.name, error) from error
+        raise RawDataError(f"{planned.name}: cannot be read: {error}") from error
+
+
 def _insert_file(
-    con: duckdb.DuckDBPyConnection, target: str, table: RawTable, planned: _PlannedFile, load_id: int
+    con: duckdb.DuckDBPyConnection,
+    landing: _Landing,
+    target: str,
+    table: RawTable,
+    planned: _PlannedFile,
+    load_id: int,
 ) -> int:
     """Appends one file's rows to `target`, numbered in file order (`_source_row`); returns how many.
 
@@ -180,12 +314,24 @@ def _insert_file(
     land_raw_files), so the file is read in parallel into a temporary table, where the rowids
     follow the file's rows one by one.
     """
-    con.execute(f"create or replace temp table {_FILE_BUFFER} as select * from {_reader_sql(planned.path)}")
+    _fill_buffer(con, landing, planned)
     try:
         # Inside the landing's transaction the rowids do not start at 0.
         (first_rowid,) = con.execute(f"select coalesce(min(rowid), 0) from {_FILE_BUFFER}").fetchone()
+        # Decimal commas, thousands separators, slashed dates: only the columns that have them.
+        normalised = raw_formats.normalise_columns(
+            con,
+            _FILE_BUFFER,
+            first_rowid,
+            planned.name,
+            {c: planned.present[c] for c in table.number_columns if c in planned.present},
+            {c: planned.present[c] for c in table.date_columns if c in planned.present},
+            planned.table_format,
+        )
         select_list = [
-            f"cast({_quote(planned.present[column])} as varchar) as {column}"
+            f"{normalised[column]} as {column}"
+            if column in normalised
+            else f"cast({_quote(planned.present[column])} as varchar) as {column}"
             if column in planned.present
             else f"cast(null as varchar) as {column}"
             for column in table.columns
@@ -223,7 +369,9 @@ def _previous_files(con: duckdb.DuckDBPyConnection, table: RawTable) -> dict[str
     return dict(rows)
 
 
-def _land_table(con: duckdb.DuckDBPyConnection, plan: _PlannedTable, load_id: int) -> LandedTable:
+def _land_table(
+    con: duckdb.DuckDBPyConnection, landing: _Landing, plan: _PlannedTable, load_id: int
+) -> LandedTable:
     table = plan.table
     target = f"{RAW_SCHEMA}.{table.name}"
     previous = _previous_files(con, table)
@@ -240,7 +388,7 @@ def _land_table(con: duckdb.DuckDBPyConnection, plan: _PlannedTable, load_id: in
         con.execute(f"delete from {LANDED_FILES_TABLE} where table_name = ?", [table.name])
     rows_added = 0
     for planned in to_land:
-        added = _insert_file(con, target, table, planned, load_id)
+        added = _insert_file(con, landing, target, table, planned, load_id)
         missing = [c for c in table.columns if c not in planned.present]
         con.execute(
             f"insert into {LANDED_FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
@@ -283,9 +431,33 @@ def land_raw_files(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> list[Landed
     """Lands every contract table from `raw_dir`, only what changed since the last landing; all-or-nothing."""
     if not raw_dir.is_dir():
         raise RawDataError(f"{raw_dir}: raw data folder not found")
+    formats = raw_formats.load_formats(raw_dir, {table.name: table.columns for table in RAW_TABLES})
+    with tempfile.TemporaryDirectory(prefix="crm-landing-") as workdir:
+        landing = _Landing(raw_dir, formats, Path(workdir), {})
+        while True:
+            try:
+                landed = _land_all(con, landing)
+                break
+            except _NotUtf8Error as late:
+                # Rare: the first MB was UTF-8 (or plain ASCII), a later line is not. Decide from the
+                # whole file and land again; the failed attempt was rolled back.
+                if late.path in landing.late_encodings:
+                    raise RawDataError(f"{late.name}: cannot be read: {late.error}") from late.error
+                encoding = raw_formats.detect_encoding_whole(late.path, late.name)
+                if encoding == "utf-8":
+                    raise RawDataError(f"{late.name}: cannot be read: {late.error}") from late.error
+                landing.late_encodings[late.path] = encoding
+    for table in landed:
+        log.info("%s: %s, %d rows (%d new)", table.name, table.change, table.rows, table.rows_added)
+        for warning in table.warnings:
+            log.warning(warning)
+    return landed
+
+
+def _land_all(con: duckdb.DuckDBPyConnection, landing: _Landing) -> list[LandedTable]:
     # File order must survive into _source_row.
     con.execute("set preserve_insertion_order = true")
-    plans = [_plan_table(con, raw_dir, table) for table in RAW_TABLES]
+    plans = [_plan_table(con, landing, table) for table in RAW_TABLES]
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {RAW_SCHEMA}")
@@ -295,16 +467,12 @@ def land_raw_files(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> list[Landed
             "missing_columns varchar, ignored_columns varchar, load_id bigint, landed_at timestamptz)"
         )
         (last_load,) = con.execute(f"select coalesce(max(load_id), 0) from {LANDED_FILES_TABLE}").fetchone()
-        landed = [_land_table(con, plan, last_load + 1) for plan in plans]
+        landed = [_land_table(con, landing, plan, last_load + 1) for plan in plans]
         _write_manifest(con, landed)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    for table in landed:
-        log.info("%s: %s, %d rows (%d new)", table.name, table.change, table.rows, table.rows_added)
-        for warning in table.warnings:
-            log.warning(warning)
     return landed
 
 
