@@ -10,11 +10,12 @@ from pathlib import Path
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
+from orchestration.quality.gates import warehouse_gate_failures
 from orchestration.settings import PROJECT_DIR, Settings
 
 
 class DbtBuildError(RuntimeError):
-    """dbt reported failures; the message lists each failing node and why."""
+    """dbt reported failures; the message lists each failing node and why, then what the gates found."""
 
 
 @contextmanager
@@ -77,7 +78,7 @@ def run_dbt(
         finally:
             _release_warehouse()
     if not result.success:
-        raise DbtBuildError(_describe_failure(command, result))
+        raise DbtBuildError(_describe_failure(command, result, settings))
     return result
 
 
@@ -93,7 +94,7 @@ def _release_warehouse() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def _describe_failure(command: str, result: dbtRunnerResult) -> str:
+def _describe_failure(command: str, result: dbtRunnerResult, settings: Settings) -> str:
     if result.exception is not None:
         return f"dbt {command} failed: {result.exception}"
     failures: list[str] = []
@@ -101,4 +102,13 @@ def _describe_failure(command: str, result: dbtRunnerResult) -> str:
         status = str(node_result.status)
         if status in {"error", "fail", "runtime error"}:
             failures.append(f"  {node_result.node.unique_id}: {status}: {node_result.message}")
-    return f"dbt {command} failed:\n" + ("\n".join(failures) or "  (no node reported; see the dbt log above)")
+    message = f"dbt {command} failed:\n" + (
+        "\n".join(failures) or "  (no node reported; see the dbt log above)"
+    )
+    # The gates' failing rows (table, share, reasons, file:line), which dbt only counts.
+    gates = warehouse_gate_failures(settings.duckdb_path)
+    if gates:
+        message += "\n\nWhat the gates found (nothing downstream was built):\n" + "\n".join(
+            "  " + gate.replace("\n", "\n  ") for gate in gates
+        )
+    return message

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from orchestration.dbt_runner import run_dbt
@@ -33,6 +33,10 @@ class RunSummary:
     orders_after_as_of: int
     segment_sizes: list[tuple[str, int]]
     history_latest: date | None
+    # (table, reason, rows) from audit.quarantined_rows, most frequent first.
+    quarantine_reasons: list[tuple[str, str, int]] = field(default_factory=list)
+    # (table, issue, rows) of the staged rows' data_issues (kept, but with a field problem).
+    data_issues: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def land(settings: Settings) -> list[LandedTable]:
@@ -92,7 +96,33 @@ def summarise(settings: Settings) -> RunSummary:
             )[0][0],
             segment_sizes=rows("select segment_key, members from marts.segment_catalog order by segment_key"),
             history_latest=rows("select max(as_of_date) from audit.segment_history_runs")[0][0],
+            quarantine_reasons=rows(
+                "select table_name, quarantine_reason, count(*) from audit.quarantined_rows "
+                "group by all order by 1, 3 desc, 2"
+            ),
+            data_issues=_data_issues(con),
         )
+
+
+def _data_issues(con) -> list[tuple[str, str, int]]:
+    """Counts of each data issue of the staged rows, per table (data_issues is comma-separated)."""
+    tables = [
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.columns where table_schema = 'staging' "
+            "and column_name = 'data_issues' and starts_with(table_name, 'stg_crm__') order by 1"
+        ).fetchall()
+    ]
+    if not tables:
+        return []
+    unioned = " union all ".join(
+        f"select '{table.removeprefix('stg_crm__')}' as table_name, unnest(string_split(data_issues, ',')) "
+        f"as issue from staging.{table} where data_issues is not null"
+        for table in tables
+    )
+    return con.execute(
+        f"select table_name, issue, count(*) from ({unioned}) group by all order by 1, 3 desc, 2"
+    ).fetchall()
 
 
 def _split(joined: str | None) -> tuple[str, ...]:
@@ -127,7 +157,17 @@ def format_summary(summary: RunSummary) -> str:
         "Raw rows: landed = staged + quarantined",
     ]
     for table, raw, staged, quarantined in summary.reconciliation:
-        lines.append(f"  {table:<14} {raw:>9} = {staged:>9} + {quarantined:>6}")
+        lines.append(f"  {table:<16} {raw:>9} = {staged:>9} + {quarantined:>6}")
+        reasons = [
+            f"{reason} {count}" + (" (superseded)" if reason.startswith("duplicate") else "")
+            for name, reason, count in summary.quarantine_reasons
+            if name == table
+        ]
+        if reasons:
+            lines.append(f"    quarantined: {', '.join(reasons)}")
+        issues = [f"{issue} {count}" for name, issue, count in summary.data_issues if name == table]
+        if issues:
+            lines.append(f"    staged with data issues: {', '.join(issues)}")
     if summary.orders_after_as_of:
         lines.append(
             f"  ({summary.orders_after_as_of} staged orders are after the as-of date and not counted)"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, timedelta
 
 import dagster as dg
 
 from orchestration.pipeline import RunSummary, history_latest_date, summarise
+from orchestration.quality.gates import warehouse_gate_failures
 from orchestration.resources import AS_OF_TAG
 from orchestration.settings import Settings, SettingsError
 
@@ -31,28 +33,41 @@ def run_nightly(settings: Settings) -> RunSummary:
             instance=instance, tags={AS_OF_TAG: settings.as_of.isoformat()}, raise_on_error=False
         )
     if not result.success:
-        raise JobFailedError(_describe_failure(result))
+        raise JobFailedError(_describe_failure(result, settings))
     return summarise(settings)
 
 
-def _describe_failure(result: dg.ExecuteInProcessResult) -> str:
-    lines = []
+def _describe_failure(result: dg.ExecuteInProcessResult, settings: Settings | None = None) -> str:
+    blocks: list[str] = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             error = event.step_failure_data.error
             message = error.message.strip() if error else "no message"
             if error and error.cause:
                 message += f" ({error.cause.message.strip()})"
-            lines.append(f"  step {event.step_key}: " + message.replace("\n", "\n    "))
+            # Shorter and plain: no blank lines, no dbt colours, not the whole dbt command line.
+            message = _ANSI_COLOUR.sub("", _DBT_COMMAND.sub("`dbt build …`", message))
+            message = "\n".join(line for line in message.splitlines() if line.strip())
+            blocks.append(f"  step {event.step_key}: " + message.replace("\n", "\n    "))
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                lines.append(
-                    f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed"
-                )
+                block = f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed"
                 if evaluation.description:
-                    lines += [f"    {line}" for line in evaluation.description.splitlines()]
-    return "the nightly job failed:\n" + ("\n".join(lines) or "  (see the log above)")
+                    block += "".join(f"\n    {line}" for line in evaluation.description.splitlines())
+                blocks.append(block)
+    # A failed dbt gate (quarantine share, empty RFM) is a failed dbt test: Dagster reports only that it
+    # failed; its rows, kept in the warehouse, say which table, how much and which lines.
+    gates = warehouse_gate_failures(settings.duckdb_path) if settings is not None else []
+    blocks += ["  " + gate.replace("\n", "\n  ") for gate in gates]
+    # A retried step evaluates its checks again: say each thing once.
+    unique = list(dict.fromkeys(blocks))
+    return "the nightly job failed:\n" + ("\n".join(unique) or "  (see the log above)")
+
+
+# dagster-dbt quotes the whole command, a --select of every model in the step.
+_DBT_COMMAND = re.compile(r"`[^`]*\bdbt build\b[^`]*`")
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def replay_dates(start: date, end: date, step_days: int) -> list[date]:

@@ -37,8 +37,28 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
     settings = crm_settings.for_run(context)
     # The dbt subprocess inherits the environment: the same warehouse file and clock as the landing.
     with environment(settings.dbt_env()):
-        yield from dbt.cli(
+        invocation = dbt.cli(
             # Buildable: a subset run must not pull in a test whose other parent is in a later subset.
             ["build", "--indirect-selection", "buildable"],
             context=context,
-        ).stream()
+            raise_on_error=False,
+        )
+        yield from invocation.stream()
+    if not invocation.is_successful():
+        failed = _unsuccessful_results(invocation.get_artifact("run_results.json"))
+        if failed and all(status == "fail" for status in failed.values()):
+            # Failed data tests (a quarantine gate, say) fail again on a retry: stop at once.
+            raise dg.Failure(
+                description="dbt tests failed: " + ", ".join(sorted(failed)), allow_retries=False
+            )
+        raise invocation.get_error() or dg.Failure(description="dbt build failed")
+
+
+def _unsuccessful_results(run_results: Mapping[str, Any]) -> dict[str, str]:
+    """unique_id -> status of every node dbt reported neither success, pass, warn nor skipped."""
+    ok = {"success", "pass", "warn", "skipped", "no-op"}
+    return {
+        result["unique_id"]: result["status"]
+        for result in run_results.get("results", [])
+        if result.get("status") not in ok
+    }

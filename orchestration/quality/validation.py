@@ -27,11 +27,17 @@ from orchestration.settings import PROJECT_DIR
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 MAX_EXAMPLES = 5
+# Day-first dotted dates (a Russian export: 05.03.2024 14:30), which staging parses too.
+_DOTTED_DATES = "['%d.%m.%Y %H:%M:%S', '%d.%m.%Y %H:%M', '%d.%m.%Y']"
 _READERS = {
     "number": "try_cast({column} as double)",
     # Naive UTC, like the run clock it is compared with.
-    "timestamp": "timezone('UTC', try_cast({column} as timestamptz))",
-    "lowercase": "lower(trim({column}))",
+    "timestamp": (
+        "coalesce(timezone('UTC', try_cast({column} as timestamptz)), "
+        f"try_strptime(trim({{column}}), {_DOTTED_DATES}))"
+    ),
+    # Trimmed and lower-cased as staging reads it; blank is null (no value, not a wrong one).
+    "lowercase": "nullif(lower(trim({column})), '')",
 }
 
 
