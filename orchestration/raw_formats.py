@@ -526,20 +526,32 @@ def _decimal_separator(
     stats = []
     for column in number_columns:
         v = f"trim({text[column]})"
+        # Cheap LIKE filters first: the regular expressions run only on the rows that pass them.
+        ends_in_three = f"({v} like '%,___' or {v} like '%.___')"
         stats += [
-            f"count(*) filter (where {_matches(v, ambiguous)})",
-            f"count(*) filter (where {_matches(v, _AMBIGUOUS_DOT)})",
-            f"count(*) filter (where {_matches(v, _SAYS_COMMA)} and not {_matches(v, _AMBIGUOUS_COMMA)})",
-            f"count(*) filter (where {_matches(v, _SAYS_DOT)} and not {_matches(v, _AMBIGUOUS_DOT)})",
+            f"count(*) filter (where {ends_in_three} and {_matches(v, ambiguous)})",
+            f"count(*) filter (where {v} like '%.___' and {_matches(v, _AMBIGUOUS_DOT)})",
+            f"count(*) filter (where contains({text[column]}, ',') and {_matches(v, _SAYS_COMMA)} "
+            f"and not {_matches(v, _AMBIGUOUS_COMMA)})",
         ]
     counts = con.execute(f"select {', '.join(stats)} from {buffer}").fetchone()
     columns = list(number_columns)
-    per_column = {column: counts[4 * i : 4 * i + 4] for i, column in enumerate(columns)}
+    per_column = {column: counts[3 * i : 3 * i + 3] for i, column in enumerate(columns)}
     with_ambiguous = [column for column in columns if per_column[column][0]]
     decimal = table_format.decimal
     if decimal is None:
         says_comma = sum(stats_[2] for stats_ in per_column.values())
-        says_dot = sum(stats_[3] for stats_ in per_column.values())
+        # Whether any value says "decimal point": asked only when it matters, and it stops at the
+        # first such value (most files' first row).
+        says_dot = (says_comma or with_ambiguous) and _any_value(
+            con,
+            buffer,
+            [
+                f"contains({text[column]}, '.') and {_matches(f'trim({text[column]})', _SAYS_DOT)} "
+                f"and not {_matches(f'trim({text[column]})', _AMBIGUOUS_DOT)}"
+                for column in columns
+            ],
+        )
         if says_comma and not says_dot:
             decimal = ","
         elif says_dot and not says_comma:
@@ -559,6 +571,12 @@ def _decimal_separator(
             )
     also = [column for column in columns if per_column[column][1]] if decimal == "," else []
     return decimal, also
+
+
+def _any_value(con: duckdb.DuckDBPyConnection, buffer: str, conditions: list[str]) -> bool:
+    """Whether any row of `buffer` meets one of `conditions`; stops at the first that does."""
+    found = con.execute(f"select 1 from {buffer} where {' or '.join(conditions)} limit 1").fetchone()
+    return found is not None
 
 
 def _date_order(
