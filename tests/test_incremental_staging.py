@@ -49,7 +49,8 @@ def _stage(
         landed = land_raw_files(con, raw_dir)
     run_dbt("seed", settings)
     run_dbt("run", settings, "--select", *select)
-    return [f"{table.name}:{table.change}:{table.rows_added}" for table in landed]
+    # The tables of the folder (the optional reference tables have no file here).
+    return [f"{table.name}:{table.change}:{table.rows_added}" for table in landed if table.source_file]
 
 
 def _staged(warehouse: Path) -> dict[str, pd.DataFrame]:
