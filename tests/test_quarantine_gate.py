@@ -226,3 +226,25 @@ def test_an_empty_rfm_with_completed_orders_stops_the_segments(tmp_path: Path) -
         "dim_customers": "skipped",
     }
     assert "segment_membership" not in _tables(warehouse, "marts")
+
+
+def test_the_nightly_job_stops_at_the_gate_once_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m orchestration run` (the Dagster job): the gate's failure is not retried, and the
+    table, share, reasons and lines are printed once."""
+    from orchestration.__main__ import main
+
+    raw = _raw_with_tiny_customers(tmp_path)
+    _write(raw / "orders.csv", ORDER_HEADER, _orders("o", ["c1"] * 10) + _orders("u", ["c404"] * 30))
+    monkeypatch.setenv("CRM_SEGMENTS_RAW_DIR", str(raw))
+    monkeypatch.setenv("CRM_SEGMENTS_DUCKDB", str(tmp_path / "crm.duckdb"))
+    monkeypatch.setenv("CRM_SEGMENTS_AS_OF", AS_OF.isoformat())
+    assert main(["run"]) == 1
+    error = capsys.readouterr().err
+    # The non-retryable failure of failed dbt tests (a retried step would fail with dbt's own error).
+    assert "dbt tests failed: quarantine_share_within_limit_stg_crm__orders_orders" in error
+    assert error.count("quarantine gate: orders: 30 of 40 rows quarantined (75.0%)") == 1
+    assert "top reasons: unknown_customer: 30" in error
+    assert "orders.csv:12 (unknown_customer)" in error
+    assert "customer_rfm" not in _tables(tmp_path / "crm.duckdb", "marts")

@@ -49,7 +49,8 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
         if failed and all(status == "fail" for status in failed.values()):
             # Failed data tests (a quarantine gate, say) fail again on a retry: stop at once.
             raise dg.Failure(
-                description="dbt tests failed: " + ", ".join(sorted(failed)), allow_retries=False
+                description="dbt tests failed: " + ", ".join(sorted(_node_name(node) for node in failed)),
+                allow_retries=False,
             )
         raise invocation.get_error() or dg.Failure(description="dbt build failed")
 
@@ -62,3 +63,9 @@ def _unsuccessful_results(run_results: Mapping[str, Any]) -> dict[str, str]:
         for result in run_results.get("results", [])
         if result.get("status") not in ok
     }
+
+
+def _node_name(unique_id: str) -> str:
+    """test.crm_segments.<name>.<hash> -> <name>"""
+    parts = unique_id.split(".")
+    return parts[2] if len(parts) > 2 else unique_id
