@@ -446,6 +446,39 @@ class _Example:
     row: int
 
 
+@dataclass(frozen=True)
+class _Buffer:
+    """The temporary table one file was read into, as the format inference queries it."""
+
+    con: duckdb.DuckDBPyConnection
+    name: str
+    # rowid of the file's first row (rowids do not start at 0 inside the landing's transaction)
+    first_rowid: int
+    # the file as messages name it
+    display: str
+    # contract column -> its text in the buffer (SQL)
+    text: dict[str, str]
+
+    def counts(self, aggregates: list[str]) -> tuple[int, ...]:
+        return self.con.execute(f"select {', '.join(aggregates)} from {self.name}").fetchone()
+
+    def any_value(self, conditions: list[str]) -> bool:
+        """Whether any row meets one of `conditions`; stops at the first that does."""
+        query = f"select 1 from {self.name} where {' or '.join(conditions)} limit 1"
+        return self.con.execute(query).fetchone() is not None
+
+    def first_example(self, columns: list[str], pattern: str) -> _Example | None:
+        """The first value of `columns` (in that order) that matches `pattern`, with its row."""
+        for column in columns:
+            found = self.con.execute(
+                f"select {self.text[column]}, rowid from {self.name} "
+                f"where {_matches(f'trim({self.text[column]})', pattern)} order by rowid limit 1"
+            ).fetchone()
+            if found:
+                return _Example(column, found[0], found[1] - self.first_rowid + 1)
+        return None
+
+
 def normalise_columns(
     con: duckdb.DuckDBPyConnection,
     buffer: str,
@@ -465,6 +498,7 @@ def normalise_columns(
         column: f"cast({_quote(name)} as varchar)"
         for column, name in {**number_columns, **date_columns}.items()
     }
+    source = _Buffer(con, buffer, first_rowid, display, text)
     checks: list[str] = []
     for column in number_columns:
         c = text[column]
@@ -476,66 +510,39 @@ def normalise_columns(
     checks += [f"count(*) filter (where {text[column]} like '%/%')" for column in date_columns]
     if not checks:
         return {}
-    counts = con.execute(f"select {', '.join(checks)} from {buffer}").fetchone()
+    counts = source.counts(checks)
     flagged_numbers = [c for c, n in zip(number_columns, counts[: len(number_columns)], strict=True) if n]
     flagged_dates = [c for c, n in zip(date_columns, counts[len(number_columns) :], strict=True) if n]
     expressions: dict[str, str] = {}
     if flagged_numbers:
-        decimal, also = _decimal_separator(
-            con, buffer, first_rowid, display, text, number_columns, table_format
-        )
+        decimal, also = _decimal_separator(source, list(number_columns), table_format)
         for column in dict.fromkeys(flagged_numbers + also):
             expressions[column] = number_sql(text[column], decimal)
     if flagged_dates:
-        order = _date_order(con, buffer, first_rowid, display, text, flagged_dates, table_format)
+        order = _date_order(source, flagged_dates, table_format)
         for column in flagged_dates:
             expressions[column] = date_sql(text[column], order)
     return expressions
 
 
-def _first_example(
-    con: duckdb.DuckDBPyConnection,
-    buffer: str,
-    first_rowid: int,
-    text: dict[str, str],
-    columns: list[str],
-    pattern: str,
-) -> _Example | None:
-    for column in columns:
-        found = con.execute(
-            f"select {text[column]}, rowid from {buffer} where {_matches(f'trim({text[column]})', pattern)} "
-            "order by rowid limit 1"
-        ).fetchone()
-        if found:
-            return _Example(column, found[0], found[1] - first_rowid + 1)
-    return None
-
-
 def _decimal_separator(
-    con: duckdb.DuckDBPyConnection,
-    buffer: str,
-    first_rowid: int,
-    display: str,
-    text: dict[str, str],
-    number_columns: dict[str, str],
-    table_format: TableFormat,
+    source: _Buffer, columns: list[str], table_format: TableFormat
 ) -> tuple[str | None, list[str]]:
     """The file's decimal separator (declared, inferred, or None if no value needs it), and the
     unflagged columns that must be converted with it too (ambiguous `1.234` when it is a comma)."""
     ambiguous = f"{_AMBIGUOUS_COMMA}|{_AMBIGUOUS_DOT}"
     stats = []
-    for column in number_columns:
-        v = f"trim({text[column]})"
+    for column in columns:
+        v = f"trim({source.text[column]})"
         # Cheap LIKE filters first: the regular expressions run only on the rows that pass them.
         ends_in_three = f"({v} like '%,___' or {v} like '%.___')"
         stats += [
             f"count(*) filter (where {ends_in_three} and {_matches(v, ambiguous)})",
             f"count(*) filter (where {v} like '%.___' and {_matches(v, _AMBIGUOUS_DOT)})",
-            f"count(*) filter (where contains({text[column]}, ',') and {_matches(v, _SAYS_COMMA)} "
+            f"count(*) filter (where contains({source.text[column]}, ',') and {_matches(v, _SAYS_COMMA)} "
             f"and not {_matches(v, _AMBIGUOUS_COMMA)})",
         ]
-    counts = con.execute(f"select {', '.join(stats)} from {buffer}").fetchone()
-    columns = list(number_columns)
+    counts = source.counts(stats)
     per_column = {column: counts[3 * i : 3 * i + 3] for i, column in enumerate(columns)}
     with_ambiguous = [column for column in columns if per_column[column][0]]
     decimal = table_format.decimal
@@ -543,21 +550,20 @@ def _decimal_separator(
         says_comma = sum(stats_[2] for stats_ in per_column.values())
         # Whether any value says "decimal point": asked only when it matters, and it stops at the
         # first such value (most files' first row).
-        says_dot = (says_comma or with_ambiguous) and _any_value(
-            con,
-            buffer,
+        says_dot = (says_comma or with_ambiguous) and source.any_value(
             [
-                f"contains({text[column]}, '.') and {_matches(f'trim({text[column]})', _SAYS_DOT)} "
-                f"and not {_matches(f'trim({text[column]})', _AMBIGUOUS_DOT)}"
+                f"contains({source.text[column]}, '.') "
+                f"and {_matches(f'trim({source.text[column]})', _SAYS_DOT)} "
+                f"and not {_matches(f'trim({source.text[column]})', _AMBIGUOUS_DOT)}"
                 for column in columns
-            ],
+            ]
         )
         if says_comma and not says_dot:
             decimal = ","
         elif says_dot and not says_comma:
             decimal = "."
         elif with_ambiguous:
-            example = _first_example(con, buffer, first_rowid, text, with_ambiguous, ambiguous)
+            example = source.first_example(with_ambiguous, ambiguous)
             assert example is not None
             evidence = (
                 "its other values use both a decimal comma and a decimal point"
@@ -565,59 +571,45 @@ def _decimal_separator(
                 else "no value shows which separator is the decimal one"
             )
             raise RawDataError(
-                f"{display}: column {example.column}: {example.value!r} (row {example.row}) may be a "
-                f"thousand or a decimal, and {evidence}; declare the decimal separator in {FORMAT_FILE} "
+                f"{source.display}: column {example.column}: {example.value!r} (row {example.row}) may be "
+                f"a thousand or a decimal, and {evidence}; declare the decimal separator in {FORMAT_FILE} "
                 f'(`decimal: ","` or `decimal: "."`)'
             )
     also = [column for column in columns if per_column[column][1]] if decimal == "," else []
     return decimal, also
 
 
-def _any_value(con: duckdb.DuckDBPyConnection, buffer: str, conditions: list[str]) -> bool:
-    """Whether any row of `buffer` meets one of `conditions`; stops at the first that does."""
-    found = con.execute(f"select 1 from {buffer} where {' or '.join(conditions)} limit 1").fetchone()
-    return found is not None
-
-
-def _date_order(
-    con: duckdb.DuckDBPyConnection,
-    buffer: str,
-    first_rowid: int,
-    display: str,
-    text: dict[str, str],
-    columns: list[str],
-    table_format: TableFormat,
-) -> str:
+def _date_order(source: _Buffer, columns: list[str], table_format: TableFormat) -> str:
     if table_format.date_order is not None:
         return table_format.date_order
     stats = []
     for column in columns:
-        v = f"trim({text[column]})"
+        v = f"trim({source.text[column]})"
         slashed = _matches(v, _SLASHED)
         stats += [
             f"count(*) filter (where {slashed} and try_cast(split_part({v}, '/', 1) as int) > 12)",
             f"count(*) filter (where {slashed} and try_cast(split_part({v}, '/', 2) as int) > 12)",
         ]
-    counts = con.execute(f"select {', '.join(stats)} from {buffer}").fetchone()
+    counts = source.counts(stats)
     says_dmy, says_mdy = sum(counts[0::2]), sum(counts[1::2])
     if says_dmy and not says_mdy:
         return "dmy"
     if says_mdy and not says_dmy:
         return "mdy"
     if says_dmy and says_mdy:
-        dmy = _first_example(con, buffer, first_rowid, text, columns, r"(1[3-9]|[2-9]\d|3[01])/.*")
-        mdy = _first_example(con, buffer, first_rowid, text, columns, r"\d{1,2}/(1[3-9]|[2-9]\d|3[01])/.*")
+        dmy = source.first_example(columns, r"(1[3-9]|[2-9]\d|3[01])/.*")
+        mdy = source.first_example(columns, r"\d{1,2}/(1[3-9]|[2-9]\d|3[01])/.*")
         assert dmy is not None and mdy is not None
         reason = (
             f"{dmy.column} {dmy.value!r} (row {dmy.row}) is day-first but "
             f"{mdy.column} {mdy.value!r} (row {mdy.row}) is month-first"
         )
     else:
-        example = _first_example(con, buffer, first_rowid, text, columns, _SLASHED)
+        example = source.first_example(columns, _SLASHED)
         if example is None:  # slashes, but no slashed date: nothing to convert
             return "dmy"
         reason = f"no date tells the order, e.g. {example.column} {example.value!r} (row {example.row})"
     raise RawDataError(
-        f"{display}: slashed dates are ambiguous: {reason}; declare `date_order: dmy` or "
+        f"{source.display}: slashed dates are ambiguous: {reason}; declare `date_order: dmy` or "
         f"`date_order: mdy` in {FORMAT_FILE}"
     )
