@@ -354,6 +354,7 @@ _COMMA_SINGLE = r"-?\d*,\d+"
 _DOT_SINGLE_OR_INT = r"-?\d*\.?\d+"
 _AMBIGUOUS_COMMA = r"-?[1-9]\d{0,2},\d{3}"
 _AMBIGUOUS_DOT = r"-?[1-9]\d{0,2}\.\d{3}"
+_AMBIGUOUS = f"{_AMBIGUOUS_COMMA}|{_AMBIGUOUS_DOT}"
 _SPACED = rf"-?\d{{1,3}}({_SPACES}\d{{3}})+([.,]\d+)?"
 _COMMA_THOUSANDS = r"-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?"
 _DOT_THOUSANDS = r"-?[1-9]\d{0,2}(\.\d{3})+(,\d+)?"
@@ -375,6 +376,7 @@ _SAYS_DOT = "|".join(
     )
 )
 _SLASHED = r"\d{1,2}/\d{1,2}/\d{4}([ T]\d{1,2}:\d{2}(:\d{2})?)?"
+_COMMA, _DOT, _SLASH = "','", "'.'", "'/'"
 
 
 def _literal(text: str) -> str:
@@ -387,6 +389,15 @@ def _quote(identifier: str) -> str:
 
 def _matches(value: str, pattern: str) -> str:
     return f"regexp_full_match({value}, {_literal(pattern)})"
+
+
+def _only_if(cheap: str, condition: str) -> str:
+    """SQL: `cheap and condition`, with `condition` evaluated only on the rows where `cheap` holds.
+
+    Inside an aggregate's FILTER, DuckDB evaluates both sides of an `and` on every row; a `case`
+    evaluates its branch only on the rows that reach it (11M values: 0.9 CPU s -> 0.1).
+    """
+    return f"case when {cheap} then {condition} else false end"
 
 
 def number_sql(column: str, decimal: str | None) -> str:
@@ -459,8 +470,9 @@ class _Buffer:
     # contract column -> its text in the buffer (SQL)
     text: dict[str, str]
 
-    def counts(self, aggregates: list[str]) -> tuple[int, ...]:
-        return self.con.execute(f"select {', '.join(aggregates)} from {self.name}").fetchone()
+    def counts(self, aggregates: list[str], where: str = "true") -> tuple[int, ...]:
+        query = f"select {', '.join(aggregates)} from {self.name} where {where}"
+        return self.con.execute(query).fetchone()
 
     def any_value(self, conditions: list[str]) -> bool:
         """Whether any row meets one of `conditions`; stops at the first that does."""
@@ -490,32 +502,39 @@ def normalise_columns(
 ) -> dict[str, str]:
     """SQL expressions (contract column -> expression over `buffer`) for the columns that need one.
 
-    `number_columns` / `date_columns` map contract columns to the buffer's column names. A cheap scan
-    first finds the columns with anything but plain dot-decimal numbers or non-slashed dates; only
-    those are looked at again and converted.
+    `number_columns` / `date_columns` map contract columns to the buffer's column names. One scan
+    finds the columns with anything but plain dot-decimal numbers or non-slashed dates, and counts
+    what tells the decimal separator; only those columns are converted.
     """
     text = {
         column: f"cast({_quote(name)} as varchar)"
         for column, name in {**number_columns, **date_columns}.items()
     }
     source = _Buffer(con, buffer, first_rowid, display, text)
-    checks: list[str] = []
+    aggregates: list[str] = []
+    telling: list[str] = []
     for column in number_columns:
         c = text[column]
-        signs = [f"{c} like '%,%'", f"{c} like '% %'", f"{c} like '%.%.%'"]
-        signs += [f"contains({c}, chr(160))", f"contains({c}, chr(8239))"]
-        if table_format.decimal == ",":
-            signs.append(f"{c} like '%.%'")
-        checks.append(f"count(*) filter (where {' or '.join(signs)})")
-    checks += [f"count(*) filter (where {text[column]} like '%/%')" for column in date_columns]
-    if not checks:
+        not_plain = f"not {_plain_number(c, table_format.decimal)}"
+        aggregates += [f"count(*) filter (where {not_plain})", *_separator_evidence(c)]
+        # Every value the evidence counts is either not plain or ends in a dot and three digits.
+        telling += [not_plain, f"{c} like '%.___'"]
+    for column in date_columns:
+        slashed = f"contains({text[column]}, {_SLASH})"
+        aggregates.append(f"count(*) filter (where {slashed})")
+        telling.append(slashed)
+    if not aggregates:
         return {}
-    counts = source.counts(checks)
-    flagged_numbers = [c for c, n in zip(number_columns, counts[: len(number_columns)], strict=True) if n]
-    flagged_dates = [c for c, n in zip(date_columns, counts[len(number_columns) :], strict=True) if n]
+    # The plain values, most of most files, are filtered out before any aggregate looks at them.
+    counts = source.counts(aggregates, where=" or ".join(telling))
+    numbers = len(number_columns)
+    per_column = {column: counts[4 * i : 4 * i + 4] for i, column in enumerate(number_columns)}
+    flagged_numbers = [column for column in number_columns if per_column[column][0]]
+    flagged_dates = [c for c, n in zip(date_columns, counts[4 * numbers :], strict=True) if n]
     expressions: dict[str, str] = {}
     if flagged_numbers:
-        decimal, also = _decimal_separator(source, list(number_columns), table_format)
+        evidence = {column: per_column[column][1:] for column in number_columns}
+        decimal, also = _decimal_separator(source, evidence, table_format)
         for column in dict.fromkeys(flagged_numbers + also):
             expressions[column] = number_sql(text[column], decimal)
     if flagged_dates:
@@ -525,32 +544,38 @@ def normalise_columns(
     return expressions
 
 
+def _separator_evidence(c: str) -> list[str]:
+    """Aggregates over `c`: values that may be a thousand or a decimal (`1,234`, `1.234`), those of
+    them with a dot, and values that say "decimal comma" on their own."""
+    v = f"trim({c})"
+    # Cheap tests first: the regular expressions run only on the rows that pass them.
+    ends_in_three = (
+        f"((contains({c}, {_COMMA}) or contains({c}, {_DOT})) and ({v} like '%,___' or {v} like '%.___'))"
+    )
+    may_be_either = _matches(v, _AMBIGUOUS)
+    says_comma = f"{_matches(v, _SAYS_COMMA)} and not {_matches(v, _AMBIGUOUS_COMMA)}"
+    return [
+        f"count(*) filter (where {_only_if(ends_in_three, may_be_either)})",
+        f"count(*) filter (where {_only_if(f'contains({c}, {_DOT})', _matches(v, _AMBIGUOUS_DOT))})",
+        f"count(*) filter (where {_only_if(f'contains({c}, {_COMMA})', says_comma)})",
+    ]
+
+
 def _decimal_separator(
-    source: _Buffer, columns: list[str], table_format: TableFormat
+    source: _Buffer, evidence: dict[str, tuple[int, ...]], table_format: TableFormat
 ) -> tuple[str | None, list[str]]:
     """The file's decimal separator (declared, inferred, or None if no value needs it), and the
-    unflagged columns that must be converted with it too (ambiguous `1.234` when it is a comma)."""
-    ambiguous = f"{_AMBIGUOUS_COMMA}|{_AMBIGUOUS_DOT}"
-    stats = []
-    for column in columns:
-        v = f"trim({source.text[column]})"
-        # Cheap LIKE filters first: the regular expressions run only on the rows that pass them.
-        ends_in_three = f"({v} like '%,___' or {v} like '%.___')"
-        stats += [
-            f"count(*) filter (where {ends_in_three} and {_matches(v, ambiguous)})",
-            f"count(*) filter (where {v} like '%.___' and {_matches(v, _AMBIGUOUS_DOT)})",
-            f"count(*) filter (where contains({source.text[column]}, ',') and {_matches(v, _SAYS_COMMA)} "
-            f"and not {_matches(v, _AMBIGUOUS_COMMA)})",
-        ]
-    counts = source.counts(stats)
-    per_column = {column: counts[3 * i : 3 * i + 3] for i, column in enumerate(columns)}
-    with_ambiguous = [column for column in columns if per_column[column][0]]
+    unflagged columns that must be converted with it too (ambiguous `1.234` when it is a comma).
+
+    `evidence` holds each number column's counts from `_separator_evidence`."""
+    columns = list(evidence)
+    with_ambiguous = [column for column in columns if evidence[column][0]]
     decimal = table_format.decimal
     if decimal is None:
-        says_comma = sum(stats_[2] for stats_ in per_column.values())
-        # Whether any value says "decimal point": asked only when it matters, and it stops at the
-        # first such value (most files' first row).
-        says_dot = (says_comma or with_ambiguous) and source.any_value(
+        says_comma = sum(counts[2] for counts in evidence.values())
+        # Whether any value says "decimal point": asked only when a value may be either (otherwise
+        # every value converts the same either way), and it stops at the first such value.
+        says_dot = bool(with_ambiguous) and source.any_value(
             [
                 f"contains({source.text[column]}, '.') "
                 f"and {_matches(f'trim({source.text[column]})', _SAYS_DOT)} "
@@ -563,19 +588,19 @@ def _decimal_separator(
         elif says_dot and not says_comma:
             decimal = "."
         elif with_ambiguous:
-            example = source.first_example(with_ambiguous, ambiguous)
+            example = source.first_example(with_ambiguous, _AMBIGUOUS)
             assert example is not None
-            evidence = (
+            reason = (
                 "its other values use both a decimal comma and a decimal point"
                 if says_comma and says_dot
                 else "no value shows which separator is the decimal one"
             )
             raise RawDataError(
                 f"{source.display}: column {example.column}: {example.value!r} (row {example.row}) may be "
-                f"a thousand or a decimal, and {evidence}; declare the decimal separator in {FORMAT_FILE} "
+                f"a thousand or a decimal, and {reason}; declare the decimal separator in {FORMAT_FILE} "
                 f'(`decimal: ","` or `decimal: "."`)'
             )
-    also = [column for column in columns if per_column[column][1]] if decimal == "," else []
+    also = [column for column in columns if evidence[column][1]] if decimal == "," else []
     return decimal, also
 
 
@@ -585,12 +610,12 @@ def _date_order(source: _Buffer, columns: list[str], table_format: TableFormat) 
     stats = []
     for column in columns:
         v = f"trim({source.text[column]})"
-        slashed = _matches(v, _SLASHED)
-        stats += [
-            f"count(*) filter (where {slashed} and try_cast(split_part({v}, '/', 1) as int) > 12)",
-            f"count(*) filter (where {slashed} and try_cast(split_part({v}, '/', 2) as int) > 12)",
-        ]
-    counts = source.counts(stats)
+        slashed = f"contains({source.text[column]}, '/') and {_matches(v, _SLASHED)}"
+        for part in (1, 2):
+            says = f"try_cast(split_part({v}, {_SLASH}, {part}) as int) > 12"
+            stats.append(f"count(*) filter (where {_only_if(slashed, says)})")
+    slashed_any = " or ".join(f"contains({source.text[column]}, {_SLASH})" for column in columns)
+    counts = source.counts(stats, where=slashed_any)
     says_dmy, says_mdy = sum(counts[0::2]), sum(counts[1::2])
     if says_dmy and not says_mdy:
         return "dmy"

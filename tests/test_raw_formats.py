@@ -173,6 +173,15 @@ def test_conflicting_separators_with_ambiguous_values_are_refused(
         land_raw_files(con, _raw(tmp_path, {"orders.csv": orders}))
 
 
+def test_mixed_separators_without_ambiguous_values_convert_each_value(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    # Nothing may be a thousand, so each value's own form decides: no refusal, no guess.
+    orders = _orders_with_amounts(["1,5", "2.25", "1 234,5", "1,234.5", "7"])
+    land_raw_files(con, _raw(tmp_path, {"orders.csv": orders}))
+    assert [a for (a,) in _rows(con, "orders", "amount")] == ["1.5", "2.25", "1234.5", "1234.5", "7"]
+
+
 def test_the_decimal_is_inferred_across_the_files_number_columns(
     tmp_path: Path, con: duckdb.DuckDBPyConnection
 ) -> None:
