@@ -26,7 +26,7 @@ from orchestration.syncs.destinations.base import (
     Unsubscribe,
 )
 from orchestration.syncs.destinations.file import FileDestination
-from orchestration.syncs.destinations.mailchimp import MailchimpDestination, base_url_for_key
+from orchestration.syncs.destinations.mailchimp import MailchimpDestination, api_root, base_url_for_key
 from orchestration.syncs.destinations.retry import (
     Retrier,
     RetriesExhausted,
@@ -339,6 +339,24 @@ def test_mailchimp_base_url_comes_from_the_key_suffix():
     assert base_url_for_key("0123abcd-us10") == "https://us10.api.mailchimp.com/3.0"
     with pytest.raises(ValueError, match="data-centre suffix"):
         base_url_for_key("0123abcd")
+
+
+def test_mailchimp_api_url_without_3_0_gets_it(fake_mailchimp: FakeMailchimp, clock: FakeTime):
+    """MAILCHIMP_API_URL as a bare host would make every call a 404: /3.0 is appended to it."""
+    assert api_root("https://us10.api.mailchimp.com") == "https://us10.api.mailchimp.com/3.0"
+    assert api_root("https://us10.api.mailchimp.com/3.0/") == "https://us10.api.mailchimp.com/3.0"
+    assert api_root("https://proxy.example/mailchimp") == "https://proxy.example/mailchimp"  # as given
+    destination = MailchimpDestination(
+        fake_mailchimp.api_key,
+        fake_mailchimp.list_id,
+        TAG,
+        base_url=f"{fake_mailchimp.url}/",
+        sleep=clock.sleep,
+    )
+    with destination:
+        result = destination.upsert(mc_contacts(["a@example.com"]))
+    assert (result.upserted, result.errors) == (["a@example.com"], [])
+    assert fake_mailchimp.tagged(TAG) == {"a@example.com"}
 
 
 # --- SendGrid -------------------------------------------------------------------------------------

@@ -14,15 +14,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from orchestration.__main__ import main
 from orchestration.settings import PROJECT_DIR
+from orchestration.syncs import state
 from orchestration.syncs.config import SyncDefinition, parse_sync
 from orchestration.syncs.destinations.base import Contact, DeliveryResult, Destination
 from orchestration.syncs.engine import SyncReport, run_syncs
@@ -462,6 +464,143 @@ def test_unisender_opt_outs_flow_back_once_and_are_never_sent_again(
     assert (again.unsubscribes_found, again.added) == (0, 0)
     assert wh.query("select count(*) from sync_state.provider_unsubscribes") == [(2,)]
     assert fake_unisender.violations == []
+
+
+def test_cleaned_members_are_never_written_to_and_their_bounce_is_stored_once(
+    wh: MiniWarehouse, sync_dir: Path, fake_mailchimp: FakeMailchimp
+):
+    """A cleaned (bounced) member still in the segment: a write would move its `last_changed`, and the
+    next read-back would take it for a new opt-out. The sync never writes to it, and stores it once."""
+    bounced = "person0001@example.com"
+    fake_mailchimp.add_member(bounced, "cleaned", {"FNAME": "Old"}, last_changed="2024-06-10T08:00:00+00:00")
+    wh.set_members("vip", people(3))
+    definition = mc_sync(fake_mailchimp)
+
+    first = sync(wh, sync_dir, definition, mc_env(fake_mailchimp))
+    assert counts(first) == ("success", 2, 2, 0, 0, 0)
+    assert (first.excluded_consent, first.unsubscribes_found) == (1, 1)
+    # The fields of every member change: the two others are updated, the cleaned one is not touched.
+    wh.set_members("vip", people(3, city="Paris"))
+    second = sync(wh, sync_dir, definition, mc_env(fake_mailchimp))
+    assert counts(second) == ("success", 2, 0, 2, 0, 0)
+    assert (second.excluded_consent, second.unsubscribes_found) == (1, 0)
+
+    assert fake_mailchimp.writes_to(bounced) == []
+    member = fake_mailchimp.member(bounced)
+    assert (member.status, member.merge_fields, member.last_changed, member.tags) == (
+        "cleaned",
+        {"FNAME": "Old"},
+        "2024-06-10T08:00:00+00:00",
+        set(),
+    )
+    assert fake_mailchimp.writes_to("person0000@example.com") == ["created", "tags", "updated", "tags"]
+    assert wh.query("select email_key, kind, occurred_at from sync_state.provider_unsubscribes") == [
+        (bounced, "cleaned", datetime(2024, 6, 10, 8))
+    ]
+    assert fake_mailchimp.violations == []
+
+
+def test_a_delivered_member_who_bounces_leaves_the_tag_once_and_is_then_left_alone(
+    wh: MiniWarehouse, sync_dir: Path, fake_mailchimp: FakeMailchimp
+):
+    wh.set_members("vip", people(2))
+    definition = mc_sync(fake_mailchimp)
+    sync(wh, sync_dir, definition, mc_env(fake_mailchimp))
+    bounced = fake_mailchimp.member("person0000@example.com")
+    bounced_at = datetime.now(UTC).replace(microsecond=0)  # a hard bounce in a campaign, just now
+    bounced.status, bounced.last_changed = "cleaned", bounced_at.isoformat()
+
+    second = sync(wh, sync_dir, definition, mc_env(fake_mailchimp))
+    assert counts(second) == ("success", 1, 0, 0, 1, 0)  # off the tag (mirror), nothing else
+    assert (second.excluded_consent, second.unsubscribes_found) == (1, 1)
+    wh.set_members("vip", people(2, city="Paris"))
+    third = sync(wh, sync_dir, definition, mc_env(fake_mailchimp))
+    assert counts(third) == ("success", 1, 0, 1, 0, 0)  # only person0001's new city
+
+    assert fake_mailchimp.writes_to("person0000@example.com") == ["created", "tags", "tags"]
+    assert (bounced.status, bounced.tags, bounced.merge_fields["CITY"]) == ("cleaned", set(), "Lyon")
+    assert wh.query("select email_key, kind, occurred_at from sync_state.provider_unsubscribes") == [
+        ("person0000@example.com", "cleaned", bounced_at.replace(tzinfo=None))
+    ]
+    assert fake_mailchimp.violations == []
+
+
+def test_provider_unsubscribes_hold_one_row_per_address_and_kind(tmp_path: Path):
+    """Seen again with a later time (Mailchimp's last_changed moved), an opt-out is not stored again;
+    duplicates an earlier version stored are merged into the earliest row."""
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        state.ensure_state(con)
+        legacy = "insert into sync_state.provider_unsubscribes values ('mailchimp', 's', 't', ?, ?, ?, ?, ?)"
+        for at in (datetime(2024, 6, 30, 21), datetime(2024, 6, 10, 8)):
+            con.execute(legacy, ["A@example.com", "a@example.com", "cleaned", at, at])
+        found = [
+            ("a@example.com", datetime(2024, 7, 1, 3), "cleaned"),
+            ("A@Example.com", datetime(2024, 7, 2, 3), "cleaned"),
+            ("a@example.com", datetime(2024, 6, 1), "unsubscribed"),
+            ("b@example.com", None, "cleaned"),
+        ]
+        added = state.store_unsubscribes(con, "mailchimp", "s", "t", found, datetime(2024, 7, 3))
+        again = state.store_unsubscribes(con, "mailchimp", "s2", "t", found, datetime(2024, 7, 4))
+        rows = con.execute(
+            "select email_key, kind, occurred_at from sync_state.provider_unsubscribes order by all"
+        ).fetchall()
+    assert (added, again) == (2, 0)
+    assert rows == [
+        ("a@example.com", "cleaned", datetime(2024, 6, 10, 8)),
+        ("a@example.com", "unsubscribed", datetime(2024, 6, 1)),
+        ("b@example.com", "cleaned", datetime(2024, 7, 3)),
+    ]
+
+
+def test_a_sync_state_from_before_the_shared_email_count_gets_the_column(tmp_path: Path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        old = ", ".join(f"{name} {kind}" for name, kind in state.TABLES["sync_runs"][:-1])
+        con.execute("create schema sync_state")
+        con.execute(f"create table sync_state.sync_runs ({old})")
+        con.execute("insert into sync_state.sync_runs (run_id, status) values ('r0', 'success')")
+        state.ensure_state(con)
+        state.ensure_state(con)  # idempotent
+        columns = con.execute(
+            "select column_name, lower(data_type) from information_schema.columns "
+            "where table_schema = 'sync_state' and table_name = 'sync_runs' order by ordinal_position"
+        ).fetchall()
+        kept = con.execute("select run_id, excluded_shared_email from sync_state.sync_runs").fetchall()
+    assert columns == state.TABLES["sync_runs"]
+    assert kept == [("r0", None)]
+
+
+def test_sync_counts_add_up_to_the_members(wh: MiniWarehouse, sync_dir: Path):
+    """Every member is delivered or left out for exactly one reason, shared addresses included."""
+    wh.set_members(
+        "vip",
+        [
+            *people(3),
+            Member("c0100", "optout@example.com", "O", opt_in=False),
+            Member("c0101", "control@example.com", "C", holdout=True),
+            Member("c0102", None, "N"),
+            Member("c0103", "shared@example.com", "First"),
+            Member("c0104", "Shared@Example.com", "Second"),
+            Member("c0105", "shared@example.com", "Third"),
+        ],
+    )
+    report = sync(wh, sync_dir, file_sync(), {})
+    parts = (
+        report.to_deliver,
+        report.excluded_consent,
+        report.excluded_holdout,
+        report.excluded_no_email,
+        report.excluded_shared_email,
+    )
+    assert (report.members, parts) == (9, (4, 1, 1, 1, 2))
+    assert sum(parts) == report.members
+    assert report.added == 4
+    assert report.format().splitlines()[1] == (
+        "  9 members as of 2024-06-30: 4 to deliver; left out 1 opted out, 1 holdout, 1 without email, "
+        "2 sharing an email with another member"
+    )
+    assert report.metadata()["excluded_shared_email"] == 2
+    [run] = wh.runs("vip_file")
+    assert (run["members"], run["excluded_shared_email"]) == (9, 2)
 
 
 # --- Errors ---------------------------------------------------------------------------------------

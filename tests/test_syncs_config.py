@@ -157,9 +157,12 @@ def test_credentials_come_from_the_environment_and_never_show():
 def test_sync_settings_from_the_environment(tmp_path: Path):
     defaults = SyncSettings.from_env({})
     assert defaults.config_path == PROJECT_DIR / "dbt_project" / "segments" / "syncs.yml"
-    assert defaults.sync_dir == DEFAULT_DUCKDB_PATH.parent / "warehouse" / "syncs"  # gitignored `warehouse/`
+    assert defaults.sync_dir == DEFAULT_DUCKDB_PATH.parent / "crm_segments_syncs"  # gitignored `*_syncs/`
     beside = SyncSettings.from_env({}, duckdb_path=tmp_path / "w.duckdb")
-    assert beside.sync_dir == tmp_path / "warehouse" / "syncs"
+    assert beside.sync_dir == tmp_path / "w_syncs"
+    # Two warehouses in one folder keep their file deliveries apart.
+    a, b = (SyncSettings.from_env({}, duckdb_path=tmp_path / f"{n}.duckdb").sync_dir for n in "ab")
+    assert (a, b) == (tmp_path / "a_syncs", tmp_path / "b_syncs")
     config = tmp_path / "s.yml"
     config.write_text("syncs: []")
     custom = SyncSettings.from_env(

@@ -219,11 +219,11 @@ class SyncSettings:
 
 
 def default_sync_dir(duckdb_path: Path | None) -> Path:
-    """`warehouse/syncs` next to the warehouse file: the project's gitignored `warehouse/` for the
-    default warehouse, and a folder beside any other warehouse, so each warehouse's delivered state
-    and its files stay together (a test warehouse in a tmp folder writes its files there too)."""
-    base = (duckdb_path or DEFAULT_DUCKDB_PATH).resolve().parent
-    return base / "warehouse" / "syncs"
+    """`<warehouse stem>_syncs/` beside the warehouse file (`crm_segments.duckdb` → `crm_segments_syncs/`,
+    gitignored): each warehouse's `file` deliveries sit next to it and belong to it alone, so two
+    warehouses in one folder (`/tmp/a.duckdb`, `/tmp/b.duckdb`) never write into each other's files."""
+    warehouse = (duckdb_path or DEFAULT_DUCKDB_PATH).resolve()
+    return warehouse.parent / f"{warehouse.stem}_syncs"
 
 
 def _config_path(value: str | None) -> Path:

@@ -88,6 +88,7 @@ class SyncReport:
     excluded_holdout: int = 0
     excluded_consent: int = 0
     excluded_no_email: int = 0
+    excluded_shared_email: int = 0
     plan: dict[str, int] = field(default_factory=dict)
     sent: int = 0
     added: int = 0
@@ -122,6 +123,7 @@ class SyncReport:
             "excluded_holdout": self.excluded_holdout,
             "excluded_consent": self.excluded_consent,
             "excluded_no_email": self.excluded_no_email,
+            "excluded_shared_email": self.excluded_shared_email,
             "sent": self.sent,
             "added": self.added,
             "updated": self.updated,
@@ -143,11 +145,16 @@ class SyncReport:
         )
         lines = [head]
         if self.as_of_date is not None or self.members:
-            lines.append(
-                f"  {self.members} members as of {self.as_of_date or '-'}: {self.to_deliver} to deliver; "
-                "left out "
+            # Each member is counted once: to deliver + the reasons left out = members.
+            left_out = (
                 f"{self.excluded_consent} opted out, {self.excluded_holdout} holdout, "
                 f"{self.excluded_no_email} without email"
+            )
+            if self.excluded_shared_email:
+                left_out += f", {self.excluded_shared_email} sharing an email with another member"
+            lines.append(
+                f"  {self.members} members as of {self.as_of_date or '-'}: {self.to_deliver} to deliver; "
+                f"left out {left_out}"
             )
         if self.plan:
             p = self.plan
@@ -256,6 +263,7 @@ def _run_counts(report: SyncReport) -> dict[str, Any]:
         "excluded_holdout": report.excluded_holdout,
         "excluded_consent": report.excluded_consent,
         "excluded_no_email": report.excluded_no_email,
+        "excluded_shared_email": report.excluded_shared_email,
         "sent": report.sent,
         "added": report.added,
         "updated": report.updated,
@@ -353,6 +361,7 @@ def _count_desired(report: SyncReport, desired: Desired) -> None:
     report.excluded_holdout = desired.excluded_holdout
     report.excluded_consent = desired.excluded_consent
     report.excluded_no_email = desired.excluded_no_email
+    report.excluded_shared_email = desired.excluded_shared_email
 
 
 def _target_lost(destination: Destination) -> bool:

@@ -8,16 +8,19 @@ become one contact, the smallest customer_id wins), each with its mapped fields 
 a SHA-256 of email + fields. Everything stays in SQL so a segment of a million members is prepared and
 diffed (orchestration.syncs.diff) without Python ever holding more than the rows it must send.
 
-Members left out: without a usable email; opted out (below); in the holdout (`is_holdout`, when the sync
-excludes it). `_sync_excluded_keys` holds every address that must not be mailed (opted-out addresses
-anywhere in the warehouse, plus members left out by `require_opt_in`): delivered contacts among them are
-taken off the target in either mode.
+Members left out, each for one reason, so the counts add up to the segment's size: without a usable
+email; opted out (below); in the holdout (`is_holdout`, when the sync excludes it); sharing their
+address with another deliverable member (the address is sent once, for the smallest customer_id).
+`_sync_excluded_keys` holds every address that must not be mailed (opted-out addresses anywhere in the
+warehouse, plus members left out by `require_opt_in`): delivered contacts among them are taken off the
+target in either mode.
 
 Consent: an address is *opted out* if any of these says so, whatever the as-of date of the marts
 (an opt-out after a past as-of date still counts):
 - the CRM record has `email_opt_in = false` (staging.stg_crm__customers, latest version);
 - an `unsubscribe` or `complaint` email event exists for the customer (staging.stg_crm__email_events);
-- a provider reported an unsubscribe or spam complaint (sync_state.provider_unsubscribes, any provider);
+- a provider reported an unsubscribe, a spam complaint or a cleaned (undeliverable, e.g. hard-bounced)
+  address (sync_state.provider_unsubscribes, any provider): a cleaned address is not written to again;
 - the membership row says the customer is not emailable (marts, as of the as-of date).
 An address opted out on one customer record is opted out for every record that shares it.
 With `require_opt_in`, members whose `email_opt_in` is not true (unknown) are left out as well.
@@ -48,7 +51,9 @@ CRM_CUSTOMERS = ("staging", "stg_crm__customers")
 CRM_EMAIL_EVENTS = ("staging", "stg_crm__email_events")
 CONSENT_SOURCES = (CRM_CUSTOMERS, CRM_EMAIL_EVENTS)
 OPT_OUT_EVENTS = ("unsubscribe", "complaint")
-OPT_OUT_KINDS = ("unsubscribed", "complained")
+# `cleaned`: the platform gave up on the address (Mailchimp: hard bounces; Unisender: `blocked`). Never
+# mailed again, like an opt-out: writing to such a member only moves its `last_changed` at Mailchimp.
+OPT_OUT_KINDS = ("unsubscribed", "complained", "cleaned")
 DESIRED = "_sync_desired"
 EXCLUDED = "_sync_excluded_keys"
 
@@ -80,6 +85,9 @@ class Desired:
     excluded_holdout: int = 0
     excluded_consent: int = 0
     excluded_no_email: int = 0
+    # Deliverable members whose address another deliverable member of the segment also has: the
+    # address is sent once (for the smallest customer_id), so these members add no contact.
+    excluded_shared_email: int = 0
 
 
 def decode_fields(fields_json: str) -> dict[str, FieldValue]:
@@ -321,7 +329,8 @@ def prepare_desired(
             (select count(*) from {DESIRED}),
             count(*) filter (where outcome = 'holdout'),
             count(*) filter (where outcome = 'consent'),
-            count(*) filter (where outcome = 'no_email')
+            count(*) filter (where outcome = 'no_email'),
+            count(*) filter (where outcome = 'deliver') - (select count(*) from {DESIRED})
         from _sync_members
         """
     ).fetchall()[0]

@@ -72,6 +72,8 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("failed", "bigint"),
         ("status", "varchar"),
         ("error", "varchar"),
+        # Added after the first release, so last: older warehouses get it by `alter table` (ensure_state).
+        ("excluded_shared_email", "bigint"),
     ],
     "sync_row_errors": [
         ("sync_name", "varchar"),
@@ -115,6 +117,16 @@ def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
     for table in TABLES:
         con.execute(create_table_sql(table))
+    # Tables created by an earlier version lack the columns added since (always appended last).
+    present = set(
+        con.execute(
+            "select table_name, column_name from duckdb_columns() where schema_name = ?", [SCHEMA]
+        ).fetchall()
+    )
+    for table, columns in TABLES.items():
+        for name, kind in columns:
+            if (table, name) not in present:
+                con.execute(f"alter table {SCHEMA}.{table} add column {name} {kind}")
 
 
 def state_exists(con: duckdb.DuckDBPyConnection) -> bool:
@@ -406,45 +418,52 @@ def store_unsubscribes(
 ) -> int:
     """Adds the (email, occurred_at, kind) opt-outs not stored yet; returns how many were new.
 
-    An opt-out without a time (the provider does not say when) is stored once, at `fetched_at`,
-    the first time it is seen: later runs that find it again add nothing.
+    One row per provider, target, address and kind: the first time an opt-out is seen. Reading it
+    again later adds nothing, even with another time: Mailchimp reports a member's `last_changed`,
+    which any later change to the member moves, and that is not a second opt-out. An opt-out
+    without a time (the provider does not say when) is stored at `fetched_at`. Rows that earlier
+    versions stored twice are merged into the earliest.
     """
     if not found:
         return 0
-    timed, untimed = [], []
+    rows: dict[tuple[str, str], tuple] = {}
     for email, occurred_at, kind in found:
+        key = (email.strip().lower(), kind)
         row = (
             provider,
             sync_name,
             target,
             email,
-            email.strip().lower(),
+            key[0],
             kind,
             _naive_utc(occurred_at or fetched_at),
+            _naive_utc(fetched_at),
         )
-        (timed if occurred_at is not None else untimed).append((*row, _naive_utc(fetched_at)))
-    same_opt_out = (
-        "o.provider = n.provider and o.target = n.target and o.email_key = n.email_key and o.kind = n.kind"
-    )
-    return _insert_new_unsubscribes(con, timed, f"{same_opt_out} and o.occurred_at = n.occurred_at") + (
-        _insert_new_unsubscribes(con, untimed, same_opt_out)
-    )
+        if key not in rows or row[6] < rows[key][6]:
+            rows[key] = row
+    _merge_duplicate_unsubscribes(con)
+    con.register("_sync_unsubscribes", _arrow("provider_unsubscribes", list(rows.values())))
+    try:
+        added = con.execute(
+            f"insert into {SCHEMA}.provider_unsubscribes select n.* from _sync_unsubscribes as n "
+            f"where not exists (select 1 from {SCHEMA}.provider_unsubscribes as o where "
+            "o.provider = n.provider and o.target = n.target and o.email_key = n.email_key "
+            "and o.kind = n.kind) returning 1"
+        ).fetchall()
+    finally:
+        con.unregister("_sync_unsubscribes")
+    return len(added)
 
 
 def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
-def _insert_new_unsubscribes(con: duckdb.DuckDBPyConnection, rows: list[tuple], already_stored: str) -> int:
-    if not rows:
-        return 0
-    con.register("_sync_unsubscribes", _arrow("provider_unsubscribes", rows))
-    try:
-        added = con.execute(
-            f"insert into {SCHEMA}.provider_unsubscribes select distinct n.* from _sync_unsubscribes as n "
-            f"where not exists (select 1 from {SCHEMA}.provider_unsubscribes as o where {already_stored}) "
-            "returning 1"
-        ).fetchall()
-    finally:
-        con.unregister("_sync_unsubscribes")
-    return len(added)
+def _merge_duplicate_unsubscribes(con: duckdb.DuckDBPyConnection) -> None:
+    """Keeps the earliest row per provider, target, address and kind (older versions added one per
+    `last_changed` Mailchimp reported)."""
+    con.execute(
+        f"delete from {SCHEMA}.provider_unsubscribes where rowid in (select rowid from "
+        f"{SCHEMA}.provider_unsubscribes qualify row_number() over (partition by provider, target, "
+        "email_key, kind order by occurred_at, fetched_at) > 1)"
+    )

@@ -7,9 +7,14 @@ Enforced: Basic auth with the key as password (401 problem otherwise),
 schema of every body (unknown or missing fields → 400 "Invalid Resource"), ≤500 members a batch,
 ≤10 requests in flight (more → 429), per-member errors for addresses ending in `@invalid.test`.
 
-The server keeps each member's status. A request that would move an `unsubscribed` or `cleaned` member
-back to `subscribed`/`pending` is applied (as the real API may do it) *and recorded as a violation*:
-the clients under test must never cause one.
+The server keeps each member's status and `last_changed`. A request that would move an `unsubscribed`
+or `cleaned` member back to `subscribed`/`pending` is applied (as the real API may do it) *and
+recorded as a violation*: the clients under test must never cause one. Updating an existing member's
+merge fields is accepted whatever its status (`status_if_new` leaves the status alone) and moves its
+`last_changed`, as Mailchimp does: a `cleaned` (bounced) member updated this way shows up again in the
+next `GET …/members?status=cleaned&since_last_changed=…`. Every write to a member (batch create or
+update, tag change, static segment change) is logged in `writes`, so tests can check that a sync
+leaves cleaned members alone.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ class FakeMailchimp(FakeServer):
         # Addresses refused like `@invalid.test` ones, for as long as they are in the set.
         self.rejected: set[str] = set()
         self.segment_call_sizes: list[int] = []
+        # (lower-cased email, "created" | "updated" | "tags" | "segment") for every write to a member.
+        self.writes: list[tuple[str, str]] = []
 
     # --- test helpers -----------------------------------------------------------------------------
 
@@ -135,6 +142,9 @@ class FakeMailchimp(FakeServer):
     def in_segment(self, segment_id: str | int) -> set[str]:
         hashes = self.static_segments[str(segment_id)]
         return {self.members[h].email_address.lower() for h in hashes if h in self.members}
+
+    def writes_to(self, email: str) -> list[str]:
+        return [what for address, what in self.writes if address == email.strip().lower()]
 
     @property
     def max_batch_seen(self) -> int:
@@ -236,6 +246,7 @@ class FakeMailchimp(FakeServer):
                     member = Member(email, status, dict(sent.get("merge_fields") or {}))
                     self.members[key] = member
                     created.append(member.as_json())
+                    self.writes.append((email.lower(), "created"))
                     continue
                 if not update_existing:
                     failed.append(
@@ -253,6 +264,7 @@ class FakeMailchimp(FakeServer):
                 existing.merge_fields.update(sent.get("merge_fields") or {})
                 existing.last_changed = _now()
                 updated.append(existing.as_json())
+                self.writes.append((email.lower(), "updated"))
         return Reply.json(
             200,
             {
@@ -288,6 +300,7 @@ class FakeMailchimp(FakeServer):
             member = self.members.get(subscriber_hash) if list_id == self.list_id else None
             if member is None:
                 return problem(404, "Resource Not Found", "The requested resource could not be found.")
+            self.writes.append((member.email_address.lower(), "tags"))
             for tag in tags:
                 if tag["status"] == "active":
                     member.tags.add(tag["name"])
@@ -319,11 +332,13 @@ class FakeMailchimp(FakeServer):
             for email in body.get("members_to_add", []):
                 member = self.members.get(_hash(email))
                 if member is not None:  # not on the audience: ignored
+                    self.writes.append((member.email_address.lower(), "segment"))
                     if _hash(email) not in segment:
                         added.append(member.as_json())
                     segment.add(_hash(email))
             for email in body.get("members_to_remove", []):
                 if _hash(email) in segment:
+                    self.writes.append((self.members[_hash(email)].email_address.lower(), "segment"))
                     segment.discard(_hash(email))
                     removed.append(self.members[_hash(email)].as_json())
         return Reply.json(

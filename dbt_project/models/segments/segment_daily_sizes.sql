@@ -1,11 +1,17 @@
 -- Per history date and segment: members on that date, and how many entered and left on it.
 -- Built from the membership intervals, so it covers every date the history was built for.
+-- The first history date is where the history starts (is_history_start): its members were already
+-- there, so entered and exited are null on it rather than "everyone entered".
 with membership_history as (
     select * from {{ ref('segment_membership_history') }}
 ),
 
 runs as (
     select as_of_date from {{ ref('segment_history_runs') }}
+),
+
+history_start as (
+    select min(as_of_date) as first_date from runs
 ),
 
 segments as (
@@ -51,14 +57,17 @@ daily as (
 
 final as (
     select
-        as_of_date,
-        segment_key,
-        sum(entered - exited) over (
-            partition by segment_key order by as_of_date rows between unbounded preceding and current row
+        daily.as_of_date,
+        daily.segment_key,
+        sum(daily.entered - daily.exited) over (
+            partition by daily.segment_key
+            order by daily.as_of_date rows between unbounded preceding and current row
         ) as members,
-        entered,
-        exited
+        case when daily.as_of_date > history_start.first_date then daily.entered end as entered,
+        case when daily.as_of_date > history_start.first_date then daily.exited end as exited,
+        daily.as_of_date = history_start.first_date as is_history_start
     from daily
+    cross join history_start
 )
 
 select * from final

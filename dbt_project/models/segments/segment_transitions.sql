@@ -1,5 +1,5 @@
--- Moves between values, per customer: of the RFM segment and lifecycle status (from
--- customer_status_history) and of the segment held in each exclusive group (from
+-- Moves between values, per customer: of the RFM segment, lifecycle status and engagement status
+-- (from customer_status_history) and of the segment held in each exclusive group (from
 -- segment_membership_history; dimension 'exclusive_group:<group>', null = outside the group).
 -- Nothing is a transition on the first date the history was built: that date is where it starts.
 with status_history as (
@@ -27,8 +27,12 @@ status_steps as (
         valid_from,
         rfm_segment,
         lifecycle_status,
+        engagement_status,
         lag(rfm_segment) over (partition by customer_id order by valid_from) as previous_rfm_segment,
         lag(lifecycle_status) over (partition by customer_id order by valid_from) as previous_lifecycle_status,
+        lag(engagement_status) over (
+            partition by customer_id order by valid_from
+        ) as previous_engagement_status,
         lag(valid_to) over (partition by customer_id order by valid_from) as previous_valid_to
     from status_history
 ),
@@ -54,6 +58,17 @@ status_transitions as (
     from status_steps
     where
         coalesce(previous_lifecycle_status, '') != coalesce(lifecycle_status, '')
+        and (previous_valid_to = valid_from or previous_valid_to is null)
+    union all
+    select
+        customer_id,
+        'engagement_status' as dimension,
+        previous_engagement_status as from_value,
+        engagement_status as to_value,
+        valid_from as transitioned_on
+    from status_steps
+    where
+        coalesce(previous_engagement_status, '') != coalesce(engagement_status, '')
         and (previous_valid_to = valid_from or previous_valid_to is null)
 ),
 

@@ -20,15 +20,17 @@ customers_by_email as (
     group by email
 ),
 
--- One opt-out read by several syncs of the same platform is one event.
+-- One event per platform, address and kind, at the earliest time seen: several syncs of one
+-- platform read the same opt-out, and a later change to the member at the platform (which moves
+-- Mailchimp's last_changed) is not a second opt-out.
 deduplicated as (
     select
         provider,
         email_key,
         kind,
-        occurred_at
+        min(occurred_at) as occurred_at
     from unsubscribes
-    group by provider, email_key, kind, occurred_at
+    group by provider, email_key, kind
 ),
 
 final as (

@@ -21,6 +21,7 @@ final as (
         excluded_holdout,
         excluded_consent,
         excluded_no_email,
+        excluded_shared_email,
         sent,
         added,
         updated,

@@ -10,6 +10,8 @@ remove: the same tags endpoint with the tag `inactive`, or the segment endpoint 
 
 Opt-outs are never overridden: members are sent with `status_if_new` only, never `status`, so an
 existing unsubscribed or cleaned member keeps that status while their merge fields are updated.
+(The sync engine does not send such members at all: `fetch_unsubscribes` reads them back first, and an
+update would move a cleaned member's `last_changed`, so it would be read back again as a new bounce.)
 (The batch endpoint accepts `status_if_new` per member — it is in Mailchimp's generated SDK types.)
 
 Status codes: 401 → `DestinationAuthError`. 403 is ambiguous on Mailchimp: with a problem+json body it
@@ -26,6 +28,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -68,6 +71,15 @@ MAX_SEGMENT_MEMBERS = 500  # members_to_add / members_to_remove per call (unconf
 def subscriber_hash(email: str) -> str:
     # MD5 is Mailchimp's addressing scheme here, not a security measure (and FIPS builds need the flag).
     return hashlib.md5(normalize_email(email).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def api_root(url: str) -> str:
+    """The API root from `MAILCHIMP_API_URL`: every endpoint of the Marketing API is under `/3.0`, so a
+    bare host (`https://us10.api.mailchimp.com`, or a sandbox at `http://127.0.0.1:8080`) gets `/3.0`
+    appended — without it every call would be a 404. A URL with a path (ending in `/3.0`, or a proxy's
+    own prefix) is used as given."""
+    root = url.strip().rstrip("/")
+    return root + "/3.0" if not urlsplit(root).path else root
 
 
 def base_url_for_key(api_key: str) -> str:
@@ -117,7 +129,7 @@ class MailchimpDestination(DestinationBase):
         self.tag = tag
         self.static_segment_id = None if static_segment_id is None else str(static_segment_id)
         self.segment_batch_size = segment_batch_size
-        self.base_url = (base_url or base_url_for_key(api_key)).rstrip("/")
+        self.base_url = api_root(base_url) if base_url else base_url_for_key(api_key)
         self.status_if_new = status_if_new
         self.batch_size = batch_size
         self.max_connections = max_connections
