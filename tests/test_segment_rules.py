@@ -3,6 +3,7 @@ values only ever reach SQL as typed, escaped literals."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestration.segments.catalog import CatalogError, compile_catalog, load_catalog_file
-from orchestration.segments.rules import FieldType, SegmentDefinitionError
+from orchestration.segments.catalog import (
+    CatalogError,
+    SegmentCatalogErrors,
+    check_catalog,
+    compile_catalog,
+    load_catalog_file,
+)
+from orchestration.segments.rules import OPERATORS, FieldType, SegmentDefinitionError, canonical_operator
 from orchestration.settings import DEFAULT_CATALOG_PATH
 
 FIELDS = {
@@ -114,7 +121,7 @@ def test_parent_and_include_compose(tmp_path: Path) -> None:
         ),
         (
             [{"key": "s", "name": "S", "rule": {"city": {"within last days": 30}}}],
-            r"segment 's': rule\.city\.within last days: within_last_days needs a date or timestamp field",
+            r"segment 's': rule\.city\.within last days: within last days needs a date or timestamp field",
         ),
         (
             [
@@ -139,7 +146,7 @@ def test_parent_and_include_compose(tmp_path: Path) -> None:
         ([{"key": "s", "name": "S"}], r"segment 's': needs a rule, a static list or segments to include"),
         (
             [{"key": "s", "name": "S", "rule": {"city": {"=": "A"}}, "colour": "red"}],
-            r"unknown setting\(s\) colour",
+            r"segment 's': unknown setting 'colour' \(allowed: description, exclude,",
         ),
         (
             [{"key": "s", "name": "S", "rule": {"city": {"=": "A"}}, "group": "weekly"}],
@@ -203,3 +210,74 @@ def test_the_default_catalogue_covers_what_marketers_ask_for() -> None:
         "due_for_repurchase",
         "new_leads_in_work",
     } <= keys
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    definitions = [
+        {"key": "a", "name": "A", "rule": {"all": [{"citi": {"=": "Moscow"}}, {"city": {"is_nul": True}}]}},
+        {"key": "b", "name": "B", "rule": {"segment": "a"}, "exlude": ["a"]},
+        {"key": "c", "name": "C", "rule": {"avg_order_value": {">": 1}}, "holdout_share": 2},
+        {"key": "d", "name": "D", "rule": {"avg_order_value": {">": 1}}},
+    ]
+    with pytest.raises(SegmentCatalogErrors) as raised:
+        compile_catalog(definitions, FIELDS, AS_OF, tmp_path)
+    assert [str(error) for error in raised.value.errors] == [
+        "segment 'b': unknown setting 'exlude'; did you mean 'exclude'?",
+        "segment 'a': rule.all[0].citi: unknown field 'citi'; did you mean 'city'?",
+        "segment 'a': rule.all[1].city.is_nul: unknown operator 'is_nul' (known: =, !=, <, <=, >, >=, in, "
+        "not in, between, is null, contains, within last days); did you mean 'is null'?",
+        "segment 'c': holdout_share must be a number from 0 to below 1, got 2",
+    ]
+    assert str(raised.value).startswith(
+        "4 problems in the segment catalogue:\n  segment 'b': unknown setting"
+    )
+    checked = check_catalog(definitions, FIELDS, AS_OF, tmp_path)
+    assert checked.failed == {"a", "b", "c"}  # b uses a; d has no problem
+    assert [s.key for s in checked.catalog.segments] == ["a", "b", "c", "d"]
+
+
+def test_operators_have_one_canonical_spelling_and_accept_aliases(tmp_path: Path) -> None:
+    assert compile_one({"city": {"not_in": ["A"]}}, tmp_path) == compile_one(
+        {"city": {"not in": ["A"]}}, tmp_path
+    )
+    assert compile_one({"city": {"IS  NULL": True}}, tmp_path) == "base.city is null"
+    assert compile_one({"last_order_at": {"within_last_days": 1}}, tmp_path) == (
+        "cast(base.last_order_at as date) between date '2024-06-29' and date '2024-06-30'"
+    )
+    assert canonical_operator("<>") == "!="
+    assert canonical_operator("like") is None
+    # The README's operator list and the catalogue header show exactly the names the errors list.
+    readme = (DEFAULT_CATALOG_PATH.parents[2] / "README.md").read_text(encoding="utf-8")
+    documented = readme[readme.index("Operators:") : readme.index("(at most N days before the as-of date)")]
+    assert re.findall(r"`([^`]+)`", documented) == list(OPERATORS)
+    header = DEFAULT_CATALOG_PATH.read_text(encoding="utf-8").split("segments:")[0]
+    assert all(f"{operator}," in header or f"{operator} (" in header for operator in OPERATORS)
+    assert "_" not in " ".join(OPERATORS)
+
+
+def test_static_list_paths_start_from_the_catalogue_folder(tmp_path: Path) -> None:
+    catalog_dir, elsewhere = tmp_path / "catalog", tmp_path / "elsewhere"
+    (catalog_dir / "lists").mkdir(parents=True)
+    elsewhere.mkdir()
+    (catalog_dir / "lists" / "a.csv").write_text("customer_id\nc1\n", encoding="utf-8")
+    (catalog_dir / "b.csv").write_text("customer_id\nc2\n", encoding="utf-8")
+    (elsewhere / "c.csv").write_text("customer_id\nc3\n", encoding="utf-8")
+    definitions = [
+        {"key": "relative", "name": "R", "list": "lists/a.csv"},
+        {"key": "bare_name_in_lists", "name": "L", "list": "a.csv"},
+        {"key": "next_to_catalogue", "name": "N", "list": "b.csv"},
+        {"key": "absolute", "name": "A", "list": str(elsewhere / "c.csv")},
+    ]
+    members = compile_catalog(definitions, FIELDS, AS_OF, catalog_dir).static_members
+    assert [(m.segment_key, m.customer_id, m.source_file) for m in members] == [
+        ("relative", "c1", "a.csv"),
+        ("bare_name_in_lists", "c1", "a.csv"),
+        ("next_to_catalogue", "c2", "b.csv"),
+        ("absolute", "c3", "c.csv"),
+    ]
+    with pytest.raises(SegmentDefinitionError) as raised:
+        compile_catalog([{"key": "s", "name": "S", "list": "c.csv"}], FIELDS, AS_OF, catalog_dir)
+    assert str(raised.value) == (
+        f"segment 's': static list 'c.csv' not found (looked for {catalog_dir / 'c.csv'} or "
+        f"{catalog_dir / 'lists' / 'c.csv'}; a relative path starts from the catalogue's folder)"
+    )

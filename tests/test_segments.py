@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BuildWarehouse, query
+from orchestration.segments.check import check_segments
+from orchestration.settings import Settings
+from tests.conftest import TINY_RAW_DIR, BuildWarehouse, query
 
 D1, D2, D3 = date(2024, 3, 15), date(2024, 4, 5), date(2024, 6, 30)
 HISTORY_TABLES = (
@@ -46,10 +48,11 @@ def test_membership_intervals_enter_leave_and_reenter(history_warehouse: Path) -
 def test_daily_sizes_count_members_entries_and_exits(history_warehouse: Path) -> None:
     rows = query(
         history_warehouse,
-        "select as_of_date, members, entered, exited from marts.segment_daily_sizes "
+        "select as_of_date, members, entered, exited, is_history_start from marts.segment_daily_sizes "
         "where segment_key = 'bought_last_30_days' order by as_of_date",
     )
-    assert rows == [(D1, 1, 1, 0), (D2, 0, 0, 1), (D3, 2, 2, 0)]
+    # D1 starts the history: its member was already there, not "entered" (no spike on charts).
+    assert rows == [(D1, 1, None, None, True), (D2, 0, 0, 1, False), (D3, 2, 2, 0, False)]
 
 
 def test_transitions_of_rfm_lifecycle_and_exclusive_groups(history_warehouse: Path) -> None:
@@ -60,6 +63,10 @@ def test_transitions_of_rfm_lifecycle_and_exclusive_groups(history_warehouse: Pa
     )
     assert rows == [
         # c2's last open (2023-12-01) is over 180 days old on 06-30; c1 first opened on 06-01.
+        ("c1", "engagement_status", "never_engaged", "active", D3),
+        ("c2", "engagement_status", "active", "inactive", D3),
+        ("c5", "engagement_status", None, "unsubscribed", D3),  # opt-in false, created after D2
+        ("c7", "engagement_status", "never_engaged", "unsubscribed", D3),  # unsubscribed 05-01
         ("c1", "exclusive_group:weekly_campaign", None, "weekly_newsletter", D3),
         ("c2", "exclusive_group:weekly_campaign", "weekly_newsletter", None, D3),
         ("c1", "lifecycle_status", "one_time", "regular", D3),
@@ -158,3 +165,16 @@ def test_holdout_is_a_stable_hash_of_segment_and_customer(custom_warehouse: Path
     ]
     assert rows == expected
     assert {flag for _, flag in rows} == {True, False}
+
+
+def test_segments_check_counts_what_the_build_counted(custom_warehouse: Path, custom_catalog: Path) -> None:
+    # `segments check` counts without a build: the same members, static list and holdouts as the build.
+    report = check_segments(Settings(TINY_RAW_DIR, date(2030, 1, 1), custom_warehouse, custom_catalog))
+    assert report.ok
+    counted = {count.key: (count.members, count.holdout) for count in report.counts}
+    built = query(custom_warehouse, "select segment_key, members, holdout_members from marts.segment_catalog")
+    assert counted == {key: (members, holdout) for key, members, holdout in built}
+    assert counted["vip_invitees"] == (2, 0)
+    assert {count.key: count.note for count in report.counts}[
+        "vip_invitees"
+    ] == "2 list rows match no customer"

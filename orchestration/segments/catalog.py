@@ -3,6 +3,9 @@
 Each run compiles the catalogue against the columns of `intermediate.int_segment_customer_base`
 and the run's as-of date, then writes `raw._segment_catalog` (one row per segment with its SQL
 predicate) and `raw._static_segment_members`; the dbt models under models/segments read them.
+Compiling goes through the whole catalogue and reports every problem at once (`check_catalog`);
+`compile_catalog` raises them together. A static list's relative path starts from the catalogue's
+folder (a bare file name is also looked for in `lists/` there).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from orchestration.segments.rules import (
     RuleContext,
     SegmentDefinitionError,
     compile_condition,
+    did_you_mean,
     field_type_of,
 )
 
@@ -46,8 +50,24 @@ _ALLOWED_KEYS = {
 }
 
 
+LISTS_FOLDER = "lists"
+
+
 class CatalogError(ValueError):
     """The catalogue file itself can't be read (not YAML, wrong top-level shape)."""
+
+
+class SegmentCatalogErrors(SegmentDefinitionError):
+    """Every problem of a catalogue at once; a single one reads exactly as that problem."""
+
+    def __init__(self, errors: Sequence[SegmentDefinitionError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(first.segment_key, first.problem, path=first.path, index=first.index)
+        self.location = first.location
+        if len(self.errors) > 1:
+            lines = "\n".join(f"  {error}" for error in self.errors)
+            self.args = (f"{len(self.errors)} problems in the segment catalogue:\n{lines}",)
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,18 @@ class CompiledSegment:
 class CompiledCatalog:
     segments: list[CompiledSegment]
     static_members: list[StaticMember] = field(default_factory=list)
+
+
+@dataclass
+class CatalogCheck:
+    """A whole catalogue compiled in one pass: what compiled, and every problem found."""
+
+    catalog: CompiledCatalog
+    errors: list[SegmentDefinitionError]
+    # Segments with a problem of their own or in a segment they use: their predicate is not usable.
+    failed: set[str]
+    # Static segment key → the resolved path of its list.
+    list_paths: dict[str, Path] = field(default_factory=dict)
 
 
 def load_catalog_file(path: Path) -> list[dict[str, Any]]:
@@ -112,63 +144,110 @@ def compile_catalog(
     definitions: Sequence[Mapping[str, Any]],
     fields: Mapping[str, FieldType],
     as_of: date,
-    lists_dir: Path,
+    catalog_dir: Path,
     dialect: str = "duckdb",
 ) -> CompiledCatalog:
-    by_key = _index_by_key(definitions)
+    """The compiled catalogue; raises SegmentCatalogErrors (every problem found) if it has any.
+
+    `catalog_dir` is the catalogue file's folder: relative static-list paths start there.
+    """
+    checked = check_catalog(definitions, fields, as_of, catalog_dir, dialect)
+    if checked.errors:
+        raise SegmentCatalogErrors(checked.errors)
+    return checked.catalog
+
+
+def check_catalog(
+    definitions: Sequence[Mapping[str, Any]],
+    fields: Mapping[str, FieldType],
+    as_of: date,
+    catalog_dir: Path,
+    dialect: str = "duckdb",
+) -> CatalogCheck:
+    """Compiles every segment, going on after a problem so that one pass finds them all."""
+    errors: list[SegmentDefinitionError] = []
+    by_key = _index_by_key(definitions, errors)
     compiled_predicates: dict[str, str] = {}
+    uses: dict[str, set[str]] = {key: set() for key in by_key}
     resolving: list[str] = []
 
-    def predicate_of(key: str, referenced_by: str) -> str:
+    def predicate_of(key: str, referenced_by: str, path: str | None) -> str:
+        if referenced_by != key:
+            uses[referenced_by].add(key)
         if key not in by_key:
-            raise SegmentDefinitionError(referenced_by, f"references unknown segment {key!r}")
+            raise SegmentDefinitionError(
+                referenced_by, f"references unknown segment {key!r}{did_you_mean(key, by_key)}", setting=path
+            )
         if key in compiled_predicates:
             return compiled_predicates[key]
         if key in resolving:
             cycle = " → ".join([*resolving[resolving.index(key) :], key])
-            raise SegmentDefinitionError(referenced_by, f"cycle between segments: {cycle}")
+            raise SegmentDefinitionError(referenced_by, f"cycle between segments: {cycle}", setting=path)
         resolving.append(key)
-        compiled_predicates[key] = _segment_predicate(by_key[key], fields, as_of, dialect, predicate_of)
-        resolving.pop()
-        return compiled_predicates[key]
+        try:
+            predicate = _segment_predicate(by_key[key], fields, as_of, dialect, predicate_of, errors)
+        except SegmentDefinitionError as error:
+            errors.append(error)
+            predicate = "false"
+        finally:
+            resolving.pop()
+        compiled_predicates[key] = predicate
+        return predicate
 
     segments = []
+    static_members: list[StaticMember] = []
+    list_paths: dict[str, Path] = {}
     for key, definition in by_key.items():
-        predicate = predicate_of(key, key)
-        segments.append(_compiled_segment(definition, predicate))
-    static_members = [
-        member
-        for definition in by_key.values()
-        if "list" in definition
-        for member in _read_static_list(definition["key"], definition["list"], lists_dir)
-    ]
-    _check_groups(segments)
-    return CompiledCatalog(segments, static_members)
+        predicate = predicate_of(key, key, None)
+        segments.append(_compiled_segment(definition, predicate, errors))
+        if "list" in definition:
+            try:
+                path = resolve_list_path(key, definition["list"], catalog_dir)
+                static_members += _read_static_list(key, definition["list"], path)
+                list_paths[key] = path
+            except SegmentDefinitionError as error:
+                errors.append(error)
+    _check_groups(segments, errors)
+    failed = {error.segment_key for error in errors if error.segment_key in by_key}
+    changed = True
+    while changed:
+        changed = False
+        for key, used in uses.items():
+            if key not in failed and used & failed:
+                failed.add(key)
+                changed = True
+    return CatalogCheck(CompiledCatalog(segments, static_members), errors, failed, list_paths)
 
 
-def _index_by_key(definitions: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+def _index_by_key(
+    definitions: Sequence[Mapping[str, Any]], errors: list[SegmentDefinitionError]
+) -> dict[str, Mapping[str, Any]]:
+    """The definitions by key; those without a usable key (or with a taken one) are left out."""
     by_key: dict[str, Mapping[str, Any]] = {}
     for index, definition in enumerate(definitions):
         key = definition.get("key")
         label = key if isinstance(key, str) else f"#{index + 1}"
+
+        def problem(text: str, setting: str | None = None, label: str = label, index: int = index) -> None:
+            errors.append(SegmentDefinitionError(label, text, setting=setting, index=index))
+
         if not isinstance(key, str) or not KEY_PATTERN.match(key):
-            raise SegmentDefinitionError(
-                label, "key must be lower-case letters, digits and underscores, starting with a letter"
-            )
+            problem("key must be lower-case letters, digits and underscores, starting with a letter", "key")
+            continue
         if key in by_key:
-            raise SegmentDefinitionError(key, "duplicate key: two segments share it")
-        unknown = sorted(set(definition) - _ALLOWED_KEYS)
-        if unknown:
-            raise SegmentDefinitionError(
-                key, f"unknown setting(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_ALLOWED_KEYS))})"
+            problem("duplicate key: two segments share it", "key")
+            continue
+        for setting in sorted(set(definition) - _ALLOWED_KEYS):
+            hint = (
+                did_you_mean(str(setting), _ALLOWED_KEYS) or f" (allowed: {', '.join(sorted(_ALLOWED_KEYS))})"
             )
+            problem(f"unknown setting {setting!r}{hint}", str(setting))
         if not isinstance(definition.get("name"), str) or not definition["name"].strip():
-            raise SegmentDefinitionError(key, "needs a name")
-        sources = [part for part in ("rule", "list", "include") if part in definition]
+            problem("needs a name", "name")
         if "rule" in definition and "list" in definition:
-            raise SegmentDefinitionError(key, "has both a rule and a static list; choose one")
-        if not sources:
-            raise SegmentDefinitionError(key, "needs a rule, a static list or segments to include")
+            problem("has both a rule and a static list; choose one")
+        if not any(part in definition for part in ("rule", "list", "include")):
+            problem("needs a rule, a static list or segments to include")
         by_key[key] = definition
     return by_key
 
@@ -179,65 +258,97 @@ def _segment_predicate(
     as_of: date,
     dialect: str,
     predicate_of: Any,
+    errors: list[SegmentDefinitionError],
 ) -> str:
     key = definition["key"]
-    ctx = RuleContext(key, fields, as_of, lambda other: predicate_of(other, key), dialect)
+
+    def guarded(compile_part: Any) -> str:
+        try:
+            return compile_part()
+        except SegmentDefinitionError as error:
+            errors.append(error)
+            return "false"
+
+    def reference(other: str, path: str) -> str:
+        return guarded(lambda: predicate_of(other, key, path))
+
+    ctx = RuleContext(key, fields, as_of, lambda other: predicate_of(other, key, "rule"), dialect, errors)
     if "rule" in definition:
-        own = compile_condition(definition["rule"], ctx)
+        own: str | None = guarded(lambda: compile_condition(definition["rule"], ctx))
     elif "list" in definition:
-        own = f"base.customer_id in (select customer_id from static_members where segment_key = '{key}')"
+        own = static_list_predicate(key)
     else:
         own = None
-    included = [predicate_of(other, key) for other in _key_list(definition, "include")]
+    included = [reference(other, "include") for other in _key_list(definition, "include", errors)]
     if own is None:
-        own = "(" + " or ".join(included) + ")"
+        own = "(" + " or ".join(included) + ")" if included else "false"
     elif included:
         own = "(" + " or ".join([own, *included]) + ")"
     parts = [own]
     if definition.get("parent") is not None:
         parent = definition["parent"]
-        if not isinstance(parent, str):
-            raise SegmentDefinitionError(key, "parent must be a segment key")
-        parts.insert(0, predicate_of(parent, key))
+        if isinstance(parent, str):
+            parts.insert(0, reference(parent, "parent"))
+        else:
+            errors.append(SegmentDefinitionError(key, "parent must be a segment key", setting="parent"))
     parts += [
-        f"(not coalesce({predicate_of(other, key)}, false))" for other in _key_list(definition, "exclude")
+        f"(not coalesce({reference(other, 'exclude')}, false))"
+        for other in _key_list(definition, "exclude", errors)
     ]
     return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
 
 
-def _key_list(definition: Mapping[str, Any], setting: str) -> list[str]:
+def static_list_predicate(key: str) -> str:
+    """A static segment's predicate; the query around it provides `static_members` (matched rows)."""
+    return f"base.customer_id in (select customer_id from static_members where segment_key = '{key}')"
+
+
+def _key_list(definition: Mapping[str, Any], setting: str, errors: list[SegmentDefinitionError]) -> list[str]:
     value = definition.get(setting, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise SegmentDefinitionError(definition["key"], f"{setting} must be a list of segment keys")
+        errors.append(
+            SegmentDefinitionError(
+                definition["key"], f"{setting} must be a list of segment keys", setting=setting
+            )
+        )
+        return []
     return value
 
 
-def _compiled_segment(definition: Mapping[str, Any], predicate: str) -> CompiledSegment:
+def _compiled_segment(
+    definition: Mapping[str, Any], predicate: str, errors: list[SegmentDefinitionError]
+) -> CompiledSegment:
     key = definition["key"]
     group = definition.get("group")
     priority = definition.get("priority")
+
+    def problem(text: str, setting: str) -> None:
+        errors.append(SegmentDefinitionError(key, text, setting=setting))
+
     if group is not None and (not isinstance(group, str) or not KEY_PATTERN.match(group)):
-        raise SegmentDefinitionError(key, "group must be lower-case letters, digits and underscores")
+        problem("group must be lower-case letters, digits and underscores", "group")
+        group = None
     if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-        raise SegmentDefinitionError(key, f"priority must be a whole number, got {priority!r}")
-    if group is not None and priority is None:
-        raise SegmentDefinitionError(key, f"is in exclusive group {group!r} but has no priority")
+        problem(f"priority must be a whole number, got {priority!r}", "priority")
+        priority = None
+    elif group is not None and priority is None:
+        problem(f"is in exclusive group {group!r} but has no priority", "group")
     holdout = definition.get("holdout_share", 0)
     if isinstance(holdout, bool) or not isinstance(holdout, int | float) or not 0 <= holdout < 1:
-        raise SegmentDefinitionError(
-            key, f"holdout_share must be a number from 0 to below 1, got {holdout!r}"
-        )
+        problem(f"holdout_share must be a number from 0 to below 1, got {holdout!r}", "holdout_share")
+        holdout = 0
     shown = {
         part: definition[part]
         for part in ("rule", "list", "parent", "include", "exclude")
         if part in definition
     }
     kind = "rule" if "rule" in definition else "static" if "list" in definition else "union"
+    name = definition.get("name")
     return CompiledSegment(
         key=key,
-        name=definition["name"].strip(),
+        name=name.strip() if isinstance(name, str) else key,
         description=str(definition.get("description", "")).strip(),
         owner=str(definition.get("owner", "")).strip(),
         kind=kind,
@@ -252,33 +363,54 @@ def _compiled_segment(definition: Mapping[str, Any], predicate: str) -> Compiled
     )
 
 
-def _check_groups(segments: Sequence[CompiledSegment]) -> None:
+def _check_groups(segments: Sequence[CompiledSegment], errors: list[SegmentDefinitionError]) -> None:
     seen: dict[tuple[str, int], str] = {}
     for segment in segments:
-        if segment.exclusive_group is None:
+        if segment.exclusive_group is None or segment.priority is None:
             continue
-        slot = (segment.exclusive_group, segment.priority or 0)
+        slot = (segment.exclusive_group, segment.priority)
         if slot in seen:
-            raise SegmentDefinitionError(
-                segment.key,
-                f"has the same priority {segment.priority} as {seen[slot]!r} "
-                f"in group {segment.exclusive_group!r}",
+            errors.append(
+                SegmentDefinitionError(
+                    segment.key,
+                    f"has the same priority {segment.priority} as {seen[slot]!r} "
+                    f"in group {segment.exclusive_group!r}",
+                    setting="priority",
+                )
             )
-        seen[slot] = segment.key
+        else:
+            seen[slot] = segment.key
 
 
-def _read_static_list(key: str, list_path: Any, lists_dir: Path) -> list[StaticMember]:
-    if not isinstance(list_path, str):
-        raise SegmentDefinitionError(key, "list must be the path of a CSV file")
-    path = (lists_dir / list_path).resolve()
-    if not path.is_file():
-        raise SegmentDefinitionError(key, f"static list {list_path!r} not found in {lists_dir}")
+def resolve_list_path(key: str, list_path: Any, catalog_dir: Path) -> Path:
+    """Where a static list is: an absolute path as it is; a relative one from the catalogue's folder,
+    or else (a bare file name, as the shipped catalogue writes it) from `lists/` in that folder."""
+    if not isinstance(list_path, str) or not list_path.strip():
+        raise SegmentDefinitionError(key, "list must be the path of a CSV file", setting="list")
+    written = Path(list_path.strip()).expanduser()
+    if written.is_absolute():
+        candidates = [written]
+    else:
+        candidates = [catalog_dir / written, catalog_dir / LISTS_FOLDER / written]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    looked = " or ".join(str(candidate) for candidate in candidates)
+    raise SegmentDefinitionError(
+        key,
+        f"static list {list_path!r} not found (looked for {looked}; a relative path starts from the "
+        "catalogue's folder)",
+        setting="list",
+    )
+
+
+def _read_static_list(key: str, list_path: str, path: Path) -> list[StaticMember]:
     with path.open(encoding="utf-8-sig", newline="") as file:
         reader = csv.DictReader(file)
         columns = {name.strip().lower(): name for name in reader.fieldnames or []}
         if "customer_id" not in columns and "email" not in columns:
             raise SegmentDefinitionError(
-                key, f"static list {list_path!r} needs a customer_id or email column"
+                key, f"static list {list_path!r} needs a customer_id or email column", setting="list"
             )
         members = []
         for row_number, row in enumerate(reader, start=1):
