@@ -9,6 +9,7 @@ from datetime import date
 from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.landing import LandedTable, land_raw_files
+from orchestration.rfm_cut_points import CutPoint, format_cut_points, read_cut_points
 from orchestration.segments.catalog import (
     CompiledCatalog,
     compile_catalog,
@@ -37,6 +38,8 @@ class RunSummary:
     quarantine_reasons: list[tuple[str, str, int]] = field(default_factory=list)
     # (table, issue, rows) of the staged rows' data_issues (kept, but with a field problem).
     data_issues: list[tuple[str, str, int]] = field(default_factory=list)
+    # marts.rfm_cut_points of this as-of date (orchestration/rfm_cut_points.py).
+    rfm_cut_points: list[CutPoint] = field(default_factory=list)
 
 
 def land(settings: Settings) -> list[LandedTable]:
@@ -57,7 +60,7 @@ def compile_segments(settings: Settings) -> CompiledCatalog:
     definitions = load_catalog_file(settings.catalog_path)
     with connect_warehouse(settings.duckdb_path) as con:
         catalog = compile_catalog(
-            definitions, warehouse_fields(con), settings.as_of, settings.catalog_path.parent / "lists"
+            definitions, warehouse_fields(con), settings.as_of, settings.catalog_path.parent
         )
         land_catalog(con, catalog)
     return catalog
@@ -101,6 +104,7 @@ def summarise(settings: Settings) -> RunSummary:
                 "group by all order by 1, 3 desc, 2"
             ),
             data_issues=_data_issues(con),
+            rfm_cut_points=read_cut_points(con, settings.as_of),
         )
 
 
@@ -179,6 +183,7 @@ def format_summary(summary: RunSummary) -> str:
     lines += [f"  {stage:<6} {status:<14} {count:>8}" for stage, status, count in summary.lifecycle_counts]
     lines += ["", "Buyers per RFM segment"]
     lines += [f"  {segment or '(unmapped)':<22} {count:>8}" for segment, count in summary.rfm_segment_counts]
+    lines.append(f"  {format_cut_points(summary.rfm_cut_points)}")
     lines += ["", "Segment sizes (marts.segment_catalog)"]
     lines += [f"  {key:<32} {count:>8}" for key, count in summary.segment_sizes]
     if summary.history_latest and summary.history_latest > summary.settings.as_of:

@@ -4,6 +4,8 @@ The seed is what dbt reads, and analysts may edit it by hand; this module only d
 the bundled mapping follows and regenerates it (`python -m orchestration.rfm_segment_map`).
 Scores run 1..bins with higher better (recent, frequent, big spender); every code of both bin
 counts (4 and 5) maps to exactly one name per scheme, which a dbt test checks on the seed itself.
+Schemes (var rfm_segment_scheme): `default` (the published table), `top_two_bins` (the default
+before issue 19) and `eleven` (the common 11-segment grid).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ DEFAULT_SEGMENTS = (
     "Need attention",
     "Lost",
 )
+TOP_TWO_BINS_SEGMENTS = DEFAULT_SEGMENTS
 
 # The common 11-segment scheme on recency × the rounded mean of frequency and monetary, both on a
 # 1..5 scale. Rows are recency 5 (top) down to 1; columns are FM 1..5.
@@ -42,7 +45,36 @@ ELEVEN_SEGMENTS = tuple(dict.fromkeys(name for row in _ELEVEN_GRID for name in r
 
 
 def default_segment(r: int, f: int, m: int, bins: int) -> str:
-    """The default scheme: the top two bins count as high and the bottom two as low."""
+    """The default scheme: the published RFM table the product is built on (4 bins; scores 1..4).
+
+    Named codes win over the XX patterns: VIP = 444, 443, 434; Promising newcomers = 414, 424;
+    Sleeping whales = 144, 143, 134; Lost = 111, 112, 121; then Loyal = the rest of 4XX and
+    Need attention = 2XX and 3XX. The table leaves the other 1XX codes unnamed (113, 114, 122,
+    123, 124, 131, 132, 133, 141, 142): they are "At risk", long-gone buyers who were worth more
+    than Lost (F + M >= 4) without being sleeping whales; a win-back is still worth a try.
+    With 5 bins the same rules apply with 5 as the top score (VIP = 555, 554, 545; Promising
+    newcomers = 515, 525; Sleeping whales = 155, 154, 145; Loyal = the rest of 5XX; Need
+    attention = 2XX..4XX; Lost = 111, 112, 121; At risk = the rest of 1XX).
+    """
+    top = bins
+    if r == top:
+        if (f, m) in ((top, top), (top, top - 1), (top - 1, top)):
+            return "VIP"
+        if (f, m) in ((1, top), (2, top)):
+            return "Promising newcomers"
+        return "Loyal"
+    if r == 1:
+        if (f, m) in ((top, top), (top, top - 1), (top - 1, top)):
+            return "Sleeping whales"
+        if (f, m) in ((1, 1), (1, 2), (2, 1)):
+            return "Lost"
+        return "At risk"
+    return "Need attention"
+
+
+def top_two_bins_segment(r: int, f: int, m: int, bins: int) -> str:
+    """The scheme shipped as the default before issue 19: the top two bins count as high and the
+    bottom two as low (so with 4 bins 333 is a VIP), whatever the cut points mean in days."""
 
     def high(score: int) -> bool:
         return score >= bins - 1
@@ -78,7 +110,7 @@ def eleven_segment(r: int, f: int, m: int, bins: int) -> str:
     return _ELEVEN_GRID[5 - r5][fm5 - 1]
 
 
-SCHEMES = {"default": default_segment, "eleven": eleven_segment}
+SCHEMES = {"default": default_segment, "top_two_bins": top_two_bins_segment, "eleven": eleven_segment}
 
 
 def rows() -> Iterator[dict[str, object]]:

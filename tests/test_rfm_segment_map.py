@@ -11,9 +11,11 @@ from orchestration.rfm_segment_map import (
     DEFAULT_SEGMENTS,
     ELEVEN_SEGMENTS,
     SEED_PATH,
+    TOP_TWO_BINS_SEGMENTS,
     default_segment,
     eleven_segment,
     render_seed,
+    top_two_bins_segment,
 )
 
 
@@ -30,6 +32,8 @@ def test_every_code_maps_to_exactly_one_name() -> None:
     assert per_scheme == {
         ("default", "4"): 64,
         ("default", "5"): 125,
+        ("top_two_bins", "4"): 64,
+        ("top_two_bins", "5"): 125,
         ("eleven", "4"): 64,
         ("eleven", "5"): 125,
     }
@@ -39,8 +43,45 @@ def test_every_code_maps_to_exactly_one_name() -> None:
 def test_every_name_of_each_scheme_occurs(bins: int) -> None:
     codes = [(r, f, m) for r in range(1, bins + 1) for f in range(1, bins + 1) for m in range(1, bins + 1)]
     assert {default_segment(*code, bins) for code in codes} == set(DEFAULT_SEGMENTS)
+    assert {top_two_bins_segment(*code, bins) for code in codes} == set(TOP_TWO_BINS_SEGMENTS)
     assert {eleven_segment(*code, bins) for code in codes} == set(ELEVEN_SEGMENTS)
     assert len(ELEVEN_SEGMENTS) == 11
+
+
+def _codes_of(segment: str, bins: int = 4) -> set[str]:
+    return {
+        f"{r}{f}{m}"
+        for r in range(1, bins + 1)
+        for f in range(1, bins + 1)
+        for m in range(1, bins + 1)
+        if default_segment(r, f, m, bins) == segment
+    }
+
+
+def test_default_scheme_is_the_published_table() -> None:
+    """Every code of the 4-bin table, named codes first, then the XX patterns (issue 19)."""
+    assert _codes_of("VIP") == {"444", "443", "434"}
+    assert _codes_of("Promising newcomers") == {"414", "424"}
+    assert _codes_of("Sleeping whales") == {"144", "143", "134"}
+    assert _codes_of("Lost") == {"111", "112", "121"}
+    assert _codes_of("Loyal") == {f"4{f}{m}" for f in "1234" for m in "1234"} - {
+        "444",
+        "443",
+        "434",
+        "414",
+        "424",
+    }
+    assert _codes_of("Need attention") == {f"{r}{f}{m}" for r in "23" for f in "1234" for m in "1234"}
+    assert _codes_of("At risk") == {"113", "114", "122", "123", "124", "131", "132", "133", "141", "142"}
+
+
+def test_default_scheme_on_five_bins_uses_five_as_the_top() -> None:
+    assert _codes_of("VIP", 5) == {"555", "554", "545"}
+    assert _codes_of("Promising newcomers", 5) == {"515", "525"}
+    assert _codes_of("Sleeping whales", 5) == {"155", "154", "145"}
+    assert _codes_of("Lost", 5) == {"111", "112", "121"}
+    assert len(_codes_of("Need attention", 5)) == 3 * 25
+    assert "411" in _codes_of("Need attention", 5) and "511" in _codes_of("Loyal", 5)
 
 
 @pytest.mark.parametrize(
@@ -60,8 +101,8 @@ def test_every_name_of_each_scheme_occurs(bins: int) -> None:
         ((1, 5, 5), 5, "Sleeping whales"),
     ],
 )
-def test_default_scheme(code: tuple[int, int, int], bins: int, segment: str) -> None:
-    assert default_segment(*code, bins) == segment
+def test_top_two_bins_scheme(code: tuple[int, int, int], bins: int, segment: str) -> None:
+    assert top_two_bins_segment(*code, bins) == segment
 
 
 @pytest.mark.parametrize(

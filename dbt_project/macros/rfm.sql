@@ -64,3 +64,59 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+{#- The dimensions of RFM: the metric column of customer_rfm, its score column, whether lower is
+    better, its unit and the smallest step between two values (whole days and orders, cents). -#}
+{% macro rfm_dimensions() -%}
+    {{- return([
+        {'name': 'recency', 'metric': 'recency_days', 'score': 'r_score', 'lower_is_better': true,
+         'unit': 'days', 'minimum': 0, 'steps_per_unit': 1},
+        {'name': 'frequency', 'metric': 'frequency', 'score': 'f_score', 'lower_is_better': false,
+         'unit': 'orders', 'minimum': 1, 'steps_per_unit': 1},
+        {'name': 'monetary', 'metric': 'monetary', 'score': 'm_score', 'lower_is_better': false,
+         'unit': var('reporting_currency'), 'minimum': 0, 'steps_per_unit': 100},
+    ]) -}}
+{%- endmacro %}
+
+{#- Select-list items `<metric>_cut_<k>` (k = 1..bins-1) with the cut points the configured method
+    uses: the quantiles of a relation's rows, or the thresholds as literals. -#}
+{% macro rfm_cut_columns(metric) -%}
+    {%- if rfm_method() == 'quantile' -%}
+        {{ rfm_quantile_cuts(metric) }}
+    {%- else -%}
+        {%- for cut in rfm_thresholds(metric) %}
+        {{ cut }} as {{ metric }}_cut_{{ loop.index }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The inclusive bounds of the values that get `score` on `dimension` (see rfm_dimensions), in the
+    dimension's steps, from the columns `<metric>_cut_<k>`: `side` is 'lower' or 'upper'; none
+    (null) above the top. rfm_score climbs past a cut point when the value is strictly beyond it
+    (quantile) or reaches it (threshold), so each score holds either (below, above] or
+    [below, above) of its two neighbouring cut points. -#}
+{% macro rfm_score_bound(dimension, score, side) -%}
+    {%- set bins = rfm_bins() -%}
+    {%- set metric = dimension.metric -%}
+    {%- set steps = dimension.steps_per_unit -%}
+    {%- set below_index = bins - score if dimension.lower_is_better else score - 1 -%}
+    {%- set index = below_index if side == 'lower' else below_index + 1 -%}
+    {#- Quantile & higher is better, or threshold & lower is better: (below, above]. -#}
+    {%- set open_below = (rfm_method() == 'quantile') != dimension.lower_is_better -%}
+    {%- if index == 0 -%}
+        cast({{ dimension.minimum }} as decimal(18, 2))
+    {%- elif index == bins -%}
+        cast(null as decimal(18, 2))
+    {%- else -%}
+        {%- set cut = metric ~ '_cut_' ~ index -%}
+        {%- if open_below and side == 'lower' -%}
+            cast((floor({{ cut }} * {{ steps }}) + 1) / {{ steps }}.0 as decimal(18, 2))
+        {%- elif open_below -%}
+            cast(floor({{ cut }} * {{ steps }}) / {{ steps }}.0 as decimal(18, 2))
+        {%- elif side == 'lower' -%}
+            cast(ceil({{ cut }} * {{ steps }}) / {{ steps }}.0 as decimal(18, 2))
+        {%- else -%}
+            cast((ceil({{ cut }} * {{ steps }}) - 1) / {{ steps }}.0 as decimal(18, 2))
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
