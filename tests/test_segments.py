@@ -73,8 +73,8 @@ def test_transitions_of_rfm_lifecycle_and_exclusive_groups(history_warehouse: Pa
         ("c2", "lifecycle_status", "new", "one_time", D3),
         ("c4", "lifecycle_status", "one_time", "periodic", D3),
         ("c5", "lifecycle_status", None, "in_work", D3),  # created between D2 and D3
-        ("c1", "rfm_segment", "Promising newcomers", "VIP", D3),
-        ("c2", "rfm_segment", None, "Promising newcomers", D3),
+        ("c1", "rfm_segment", "Loyal", "VIP", D3),
+        ("c2", "rfm_segment", None, "Need attention", D3),
     ]
 
 
