@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 INSTALLED := $(VENV)/.installed
+# The Dagster UI's port: make dev PORT=3001
+PORT ?= 3000
 
 .PHONY: install run replay test pytest lint format dev sample bench lock clean
 
@@ -15,6 +17,10 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
 	touch $@
+
+# `make run`, `make replay` and `make dev` share one Dagster instance (an exported DAGSTER_HOME wins), so the
+# UI shows the runs `make run` made. The tests don't see it: they run on an ephemeral instance.
+run replay dev: export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 run: $(INSTALLED)
 	$(BIN)/python -m orchestration run
@@ -42,8 +48,10 @@ format: $(INSTALLED)
 	@mkdir -p target
 	CRM_SEGMENTS_DUCKDB=target/sqlfluff.duckdb DBT_TARGET_PATH=target/sqlfluff $(BIN)/sqlfluff fix dbt_project
 
+# The Dagster UI on http://127.0.0.1:$(PORT). `exec`: Ctrl-C and SIGTERM reach `dagster dev` with no shell
+# in between; orchestration/dev.py says why the launcher resets them.
 dev: $(INSTALLED)
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1
+	exec $(BIN)/python -m orchestration.dev --port $(PORT)
 
 # Regenerates the bundled sample (deterministic: the same files every time).
 sample: $(INSTALLED)

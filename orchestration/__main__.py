@@ -1,4 +1,8 @@
-"""Command line: `python -m orchestration run` (`make run`), `… replay` (`make replay`) and `… sync`."""
+"""Command line: `python -m orchestration run` (`make run`), `… replay` (`make replay`), `… sync`,
+`… segments check` (`make check-segments`) and `… explain`.
+
+Dagster and dbt load only for the commands that run them: `segments check` starts in seconds.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,24 @@ import argparse
 import logging
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
-from orchestration.dbt_runner import DbtBuildError
-from orchestration.history import drop_history
-from orchestration.landing import RawDataError
-from orchestration.pipeline import format_summary
-from orchestration.runner import JobFailedError, replay, run_nightly
-from orchestration.segments.catalog import CatalogError
-from orchestration.segments.rules import SegmentDefinitionError
-from orchestration.settings import Settings, SettingsError
+from orchestration.segments.cli import add_segments_parsers, explain_command, segments_command
+from orchestration.settings import VERBOSE_ENV, Settings, verbose_from_env
 from orchestration.syncs.cli import add_sync_parser, format_latest_runs, sync_command
-from orchestration.syncs.config import SyncConfigError
 
-EXPECTED_ERRORS = (
-    SettingsError,
-    RawDataError,
-    DbtBuildError,
-    JobFailedError,
-    CatalogError,
-    SegmentDefinitionError,
-    SyncConfigError,
-)
+if TYPE_CHECKING:
+    from orchestration.pipeline import RunSummary
+
+
+def expected_errors() -> tuple[type[Exception], ...]:
+    """Errors a user can cause (a bad setting, catalogue, raw file, sync config) and a failed job:
+    one line (the job: one block) on stderr and exit 1, never a stack trace."""
+    from orchestration.assets.failures import DETERMINISTIC_ERRORS
+    from orchestration.dbt_runner import DbtBuildError
+    from orchestration.runner import JobFailedError
+
+    return (*DETERMINISTIC_ERRORS, DbtBuildError, JobFailedError)
 
 
 def _date(value: str) -> date:
@@ -36,10 +37,78 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date written YYYY-MM-DD") from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def _add_verbose(parser: argparse.ArgumentParser, default: object = False) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help=f"stream every Dagster event and dbt's output instead of a line per step (or {VERBOSE_ENV}=1)",
+    )
+
+
+def _print_summary(summary: RunSummary, settings: Settings) -> None:
+    from orchestration.pipeline import format_summary
+
+    print(format_summary(summary))
+    if syncs := format_latest_runs(settings.duckdb_path):
+        print("\n" + syncs)
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestration.progress import RunOutput
+    from orchestration.runner import JobFailedError, run_nightly
+
+    with RunOutput(settings.duckdb_path, "run", verbose=args.verbose) as output:
+        output.say(f"Running the nightly job as of {settings.as_of} ({output.where()})")
+        try:
+            summary = run_nightly(settings, output.logger_defs())
+        except JobFailedError as error:
+            raise JobFailedError(output.with_log_path(str(error))) from None
+        output.say(f"Done in {output.elapsed()}.\n")
+    _print_summary(summary, settings)
+    return 0
+
+
+def replay_command(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestration.history import drop_history
+    from orchestration.progress import RunOutput
+    from orchestration.runner import JobFailedError, check_replay, replay
+
+    if args.rebuild_history:
+        drop_history(settings)
+    dates = check_replay(settings, args.start, args.end, args.step)  # refused before any output
+    with RunOutput(settings.duckdb_path, "replay", verbose=args.verbose) as output:
+        output.say(
+            f"Replaying the nightly job for {len(dates)} as-of dates from {args.start} to {args.end} "
+            f"({output.where()})"
+        )
+        try:
+            summaries = replay(
+                settings, args.start, args.end, args.step, output.logger_defs(), output.date_done
+            )
+        except JobFailedError as error:
+            raise JobFailedError(output.with_log_path(str(error))) from None
+        output.say("")
+    _print_summary(summaries[-1], settings)
+    print(f"\nReplayed {len(summaries)} as-of dates from {args.start} to {args.end}.")
+    return 0
+
+
+COMMANDS = {
+    "run": run_command,
+    "replay": replay_command,
+    "sync": sync_command,
+    "segments": segments_command,
+    "explain": explain_command,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m orchestration", description=__doc__)
+    _add_verbose(parser)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser(
+    run_parser = commands.add_parser(
         "run", help="run the nightly Dagster job once, as of CRM_SEGMENTS_AS_OF (default today)"
     )
     replay_parser = commands.add_parser("replay", help="run the nightly job for successive past as-of dates")
@@ -49,28 +118,27 @@ def main(argv: list[str] | None = None) -> int:
     replay_parser.add_argument(
         "--rebuild-history", action="store_true", help="drop the recorded history first and start it again"
     )
+    for subparser in (run_parser, replay_parser):
+        # `run -v` as well as `-v run`: the subcommand's flag only when given.
+        _add_verbose(subparser, default=argparse.SUPPRESS)
     add_sync_parser(commands)
-    args = parser.parse_args(argv)
+    add_segments_parsers(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.verbose = args.verbose or verbose_from_env()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     try:
         settings = Settings.from_env()
-        if args.command == "sync":
-            return sync_command(args, settings)
-        if args.command == "run":
-            print(format_summary(run_nightly(settings)))
-            if syncs := format_latest_runs(settings.duckdb_path):
-                print("\n" + syncs)
-        else:
-            if args.rebuild_history:
-                drop_history(settings)
-            summaries = replay(settings, args.start, args.end, args.step)
-            print(format_summary(summaries[-1]))
-            print(f"\nReplayed {len(summaries)} as-of dates from {args.start} to {args.end}.")
-    except EXPECTED_ERRORS as error:
+        return COMMANDS[args.command](args, settings)
+    except Exception as error:
+        if not isinstance(error, expected_errors()):
+            raise
         print(f"crm-segments: {error}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ nightly_job = dg.define_asset_job(
     description="Land the raw files, build and test the warehouse, then everything downstream.",
     # DuckDB allows one writing process per file: steps run one at a time, in this process.
     executor_def=dg.in_process_executor,
-    # Transient failures (a locked file, a flaky network call) retry with exponential backoff.
+    # Transient failures (a locked file, a flaky network call) retry twice, after 10 s and then 30 s
+    # (Dagster's exponential backoff: delay × (2^attempt − 1)). A mistake in the user's files or settings
+    # fails at once instead (assets/failures.py).
     op_retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
 )

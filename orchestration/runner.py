@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 
@@ -19,18 +21,38 @@ class JobFailedError(RuntimeError):
 
 
 def _instance() -> dg.DagsterInstance:
-    # With DAGSTER_HOME set the runs show up in `make dev`'s UI; otherwise nothing is kept on disk.
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    # With DAGSTER_HOME set (`make run` sets the project's .dagster_home) the runs show up in `make dev`'s
+    # UI; otherwise (the tests) nothing is kept on disk.
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return dg.DagsterInstance.ephemeral()
+    path = Path(home).expanduser().resolve()  # Dagster wants it absolute and existing
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(path)
+    return dg.DagsterInstance.get()
 
 
-def run_nightly(settings: Settings) -> RunSummary:
-    """Materialises every asset of the nightly job as of `settings.as_of`; raises JobFailedError."""
+def run_nightly(
+    settings: Settings, logger_defs: Mapping[str, dg.LoggerDefinition] | None = None
+) -> RunSummary:
+    """Materialises every asset of the nightly job as of `settings.as_of`; raises JobFailedError.
+
+    `logger_defs` replace Dagster's console logger (the command line's progress lines and log file).
+    """
     from orchestration.definitions import defs  # loading parses the dbt project: only when running
 
     job = defs.resolve_job_def("nightly")
+    run_config: dict[str, object] = {}
+    if logger_defs is not None:
+        job = job.with_logger_defs(dict(logger_defs))
+        # A job's logger runs only when the run config names it; else Dagster's console logger does.
+        run_config["loggers"] = {name: {} for name in logger_defs}
     with _instance() as instance:
         result = job.execute_in_process(
-            instance=instance, tags={AS_OF_TAG: settings.as_of.isoformat()}, raise_on_error=False
+            run_config=run_config,
+            instance=instance,
+            tags={AS_OF_TAG: settings.as_of.isoformat()},
+            raise_on_error=False,
         )
     if not result.success:
         raise JobFailedError(_describe_failure(result, settings))
@@ -42,9 +64,14 @@ def _describe_failure(result: dg.ExecuteInProcessResult, settings: Settings | No
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             error = event.step_failure_data.error
-            message = error.message.strip() if error else "no message"
-            if error and error.cause:
-                message += f" ({error.cause.message.strip()})"
+            user_failure = event.step_failure_data.user_failure_data
+            if user_failure is not None and user_failure.description:
+                # A dg.Failure says it all (a bad catalogue: file, segment, problem); not its Python cause.
+                message = user_failure.description.strip()
+            else:
+                message = error.message.strip() if error else "no message"
+                if error and error.cause:
+                    message += f" ({error.cause.message.strip()})"
             # Shorter and plain: no blank lines, no dbt colours, not the whole dbt command line.
             message = _ANSI_COLOUR.sub("", _DBT_COMMAND.sub("`dbt build …`", message))
             message = "\n".join(line for line in message.splitlines() if line.strip())
@@ -79,17 +106,40 @@ def replay_dates(start: date, end: date, step_days: int) -> list[date]:
     return dates if dates[-1] == end else [*dates, end]
 
 
-def replay(settings: Settings, start: date, end: date, step_days: int) -> list[RunSummary]:
-    """Builds the history for successive past as-of dates, oldest first.
-
-    History only moves forward: a start before the latest recorded date is refused (drop the
-    history first, see `drop_history`) instead of rewriting the past out of order.
-    """
+def check_replay(settings: Settings, start: date, end: date, step_days: int) -> list[date]:
+    """The as-of dates of a replay; SettingsError if the dates are wrong or the history is further on."""
+    dates = replay_dates(start, end, step_days)
     latest = history_latest_date(settings)
     if latest is not None and start < latest:
         raise SettingsError(
             f"the history already runs to {latest}; replay from {latest} or later, or start it again "
-            "with --rebuild-history (drops membership, status and record history)"
+            "with --rebuild-history, `make replay … REBUILD=1` (drops membership, status and record history)"
         )
-    return [run_nightly(Settings(settings.raw_dir, as_of, settings.duckdb_path, settings.catalog_path))
-            for as_of in replay_dates(start, end, step_days)]  # fmt: skip
+    return dates
+
+
+def replay(
+    settings: Settings,
+    start: date,
+    end: date,
+    step_days: int,
+    logger_defs: Mapping[str, dg.LoggerDefinition] | None = None,
+    on_date_done: Callable[[int, int, date], None] | None = None,
+) -> list[RunSummary]:
+    """Builds the history for successive past as-of dates, oldest first.
+
+    History only moves forward: a start before the latest recorded date is refused (drop the
+    history first, see `drop_history`) instead of rewriting the past out of order.
+    `on_date_done(i, n, as_of)` is called after each date (the command line's progress line).
+    """
+    dates = check_replay(settings, start, end, step_days)
+    summaries = []
+    for index, as_of in enumerate(dates, start=1):
+        dated = Settings(settings.raw_dir, as_of, settings.duckdb_path, settings.catalog_path)
+        try:
+            summaries.append(run_nightly(dated, logger_defs))
+        except JobFailedError as error:
+            raise JobFailedError(f"as of {as_of} ({index}/{len(dates)}), {error}") from None
+        if on_date_done is not None:
+            on_date_done(index, len(dates), as_of)
+    return summaries

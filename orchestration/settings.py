@@ -12,6 +12,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_RAW_DIR = PROJECT_DIR / "orchestration" / "sample_data" / "raw"
 DEFAULT_DUCKDB_PATH = PROJECT_DIR / "crm_segments.duckdb"
 DEFAULT_CATALOG_PATH = PROJECT_DIR / "dbt_project" / "segments" / "catalog.yml"
+# `make run` / `make replay` stream every Dagster event and dbt's output (like `-v`).
+VERBOSE_ENV = "CRM_SEGMENTS_VERBOSE"
 
 
 class SettingsError(ValueError):
@@ -82,3 +84,8 @@ def _catalog_path(value: str | None) -> Path:
             f"CRM_SEGMENTS_CATALOG={value!r} is not a file (it should be a segment catalogue YAML)"
         )
     return path
+
+
+def verbose_from_env(env: Mapping[str, str] | None = None) -> bool:
+    value = (os.environ if env is None else env).get(VERBOSE_ENV, "")
+    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -27,6 +27,8 @@ def _dbt_artifacts_outside_the_project(tmp_path_factory: pytest.TempPathFactory)
     base = tmp_path_factory.mktemp("dbt")
     os.environ["DBT_TARGET_PATH"] = str(base / "target")
     os.environ["DBT_LOG_PATH"] = str(base / "logs")
+    # The Dagster runs of the tests go to an ephemeral instance, never a developer's DAGSTER_HOME.
+    os.environ.pop("DAGSTER_HOME", None)
 
 
 BuildWarehouse = Callable[..., Path]

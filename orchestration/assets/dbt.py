@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from orchestration.assets.failures import failure_without_retry, no_retry_on_deterministic_errors
 from orchestration.assets.raw import MANIFEST_NAME, raw_asset_key
 from orchestration.dbt_project import crm_dbt_project, ensure_manifest
 from orchestration.dbt_runner import environment
@@ -34,7 +35,8 @@ translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 
 @dbt_assets(manifest=ensure_manifest(), project=crm_dbt_project, dagster_dbt_translator=translator)
 def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_settings: CrmSettingsResource):
-    settings = crm_settings.for_run(context)
+    with no_retry_on_deterministic_errors():
+        settings = crm_settings.for_run(context)
     # The dbt subprocess inherits the environment: the same warehouse file and clock as the landing.
     with environment(settings.dbt_env()):
         invocation = dbt.cli(
@@ -48,9 +50,8 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
         failed = _unsuccessful_results(invocation.get_artifact("run_results.json"))
         if failed and all(status == "fail" for status in failed.values()):
             # Failed data tests (a quarantine gate, say) fail again on a retry: stop at once.
-            raise dg.Failure(
-                description="dbt tests failed: " + ", ".join(sorted(_node_name(node) for node in failed)),
-                allow_retries=False,
+            raise failure_without_retry(
+                "dbt tests failed: " + ", ".join(sorted(_node_name(node) for node in failed))
             )
         raise invocation.get_error() or dg.Failure(description="dbt build failed")
 

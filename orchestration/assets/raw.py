@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration.assets.failures import no_retry_on_deterministic_errors
 from orchestration.landing import find_raw_files
 from orchestration.pipeline import land
 from orchestration.raw_contract import RAW_TABLES
@@ -36,8 +37,9 @@ def raw_asset_key(table_name: str) -> dg.AssetKey:
 )
 def raw_files(context: dg.AssetExecutionContext, crm_settings: CrmSettingsResource):
     """Lands every raw file in one transaction; the metadata says how many rows and how fresh."""
-    settings = crm_settings.for_run(context)
-    landed = land(settings)
+    with no_retry_on_deterministic_errors():
+        settings = crm_settings.for_run(context)
+        landed = land(settings)
     for table in landed:
         paths = find_raw_files(settings.raw_dir, table.name)
         modified = datetime.fromtimestamp(max(path.stat().st_mtime for path in paths), UTC) if paths else None

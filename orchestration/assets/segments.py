@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.assets.failures import no_retry_on_deterministic_errors
 from orchestration.assets.raw import RAW_GROUP, raw_asset_key
 from orchestration.pipeline import compile_segments
 from orchestration.resources import CrmSettingsResource
@@ -27,8 +28,11 @@ SEGMENT_BASE_KEY = dg.AssetKey(["intermediate", "int_segment_customer_base"])
     can_subset=False,
 )
 def segment_catalog(context: dg.AssetExecutionContext, crm_settings: CrmSettingsResource):
-    settings = crm_settings.for_run(context)
-    catalog = compile_segments(settings)
+    with no_retry_on_deterministic_errors():
+        settings = crm_settings.for_run(context)
+    # A typo in the catalogue fails here once, naming the file, the segment and the problem.
+    with no_retry_on_deterministic_errors(source=settings.catalog_path):
+        catalog = compile_segments(settings)
     kinds: dict[str, int] = {}
     for segment in catalog.segments:
         kinds[segment.kind] = kinds.get(segment.kind, 0) + 1

@@ -16,6 +16,7 @@ builds the warehouse and then fails at `syncs/_config`, naming the problem.
 
 import dagster as dg
 
+from orchestration.assets.failures import failure_without_retry, no_retry_on_deterministic_errors
 from orchestration.resources import CrmSettingsResource
 from orchestration.syncs.config import SyncConfigError, SyncDefinition, SyncSettings, load_syncs
 from orchestration.syncs.engine import run_syncs
@@ -87,25 +88,26 @@ def build_sync_assets(syncs: list[SyncDefinition]) -> list[dg.AssetsDefinition]:
     def segment_syncs(
         context: dg.AssetExecutionContext, config: SyncRunConfig, crm_settings: CrmSettingsResource
     ):
-        settings = crm_settings.for_run(context)
-        sync_settings = SyncSettings.from_env(duckdb_path=settings.duckdb_path)
-        # The file as it is now: the run honours an edited mapping without reloading the code location.
-        current = {sync.name: sync for sync in load_syncs(sync_settings.config_path)}
+        with no_retry_on_deterministic_errors():
+            settings = crm_settings.for_run(context)
+            sync_settings = SyncSettings.from_env(duckdb_path=settings.duckdb_path)
+            # The file as it is now: the run honours an edited mapping without reloading the code location.
+            current = {sync.name: sync for sync in load_syncs(sync_settings.config_path)}
         selected_names = [s.name for s in enabled if sync_asset_key(s.name) in context.selected_asset_keys]
         missing = [name for name in selected_names if name not in current]
         if missing:
-            raise dg.Failure(
+            raise failure_without_retry(
                 f"sync(s) {', '.join(missing)} are no longer in {sync_settings.config_path}; reload the code "
-                "location",
-                allow_retries=False,
+                "location"
             )
-        reports = run_syncs(
-            settings.duckdb_path,
-            [current[name] for name in selected_names],
-            sync_settings.sync_dir,
-            full_resync=_full_resync(context, config),
-            allow_mass_removal=config.allow_mass_removal,
-        )
+        with no_retry_on_deterministic_errors(source=sync_settings.config_path):
+            reports = run_syncs(
+                settings.duckdb_path,
+                [current[name] for name in selected_names],
+                sync_settings.sync_dir,
+                full_resync=_full_resync(context, config),
+                allow_mass_removal=config.allow_mass_removal,
+            )
         failed = []
         for report in reports:
             for line in report.format().splitlines():
@@ -135,7 +137,7 @@ def _broken_config_asset(message: str) -> dg.AssetsDefinition:
         description="The sync configuration could not be loaded",
     )
     def sync_config() -> None:
-        raise dg.Failure(message, allow_retries=False)
+        raise failure_without_retry(message)
 
     return sync_config
 
