@@ -2,6 +2,7 @@
 -- (from customer_status_history) and of the segment held in each exclusive group (from
 -- segment_membership_history; dimension 'exclusive_group:<group>', null = outside the group).
 -- Nothing is a transition on the first date the history was built: that date is where it starts.
+{%- set statuses = ['rfm_segment', 'lifecycle_status', 'engagement_status'] %}
 with status_history as (
     select * from {{ ref('customer_status_history') }}
 ),
@@ -25,51 +26,28 @@ status_steps as (
     select
         customer_id,
         valid_from,
-        rfm_segment,
-        lifecycle_status,
-        engagement_status,
-        lag(rfm_segment) over (partition by customer_id order by valid_from) as previous_rfm_segment,
-        lag(lifecycle_status) over (partition by customer_id order by valid_from) as previous_lifecycle_status,
-        lag(engagement_status) over (
-            partition by customer_id order by valid_from
-        ) as previous_engagement_status,
+        {%- for status in statuses %}
+        {{ status }},
+        lag({{ status }}) over (partition by customer_id order by valid_from) as previous_{{ status }},
+        {%- endfor %}
         lag(valid_to) over (partition by customer_id order by valid_from) as previous_valid_to
     from status_history
 ),
 
 status_transitions as (
+    {%- for status in statuses %}
     select
         customer_id,
-        'rfm_segment' as dimension,
-        previous_rfm_segment as from_value,
-        rfm_segment as to_value,
+        '{{ status }}' as dimension,
+        previous_{{ status }} as from_value,
+        {{ status }} as to_value,
         valid_from as transitioned_on
     from status_steps
     where
-        coalesce(previous_rfm_segment, '') != coalesce(rfm_segment, '')
+        coalesce(previous_{{ status }}, '') != coalesce({{ status }}, '')
         and (previous_valid_to = valid_from or previous_valid_to is null)
-    union all
-    select
-        customer_id,
-        'lifecycle_status' as dimension,
-        previous_lifecycle_status as from_value,
-        lifecycle_status as to_value,
-        valid_from as transitioned_on
-    from status_steps
-    where
-        coalesce(previous_lifecycle_status, '') != coalesce(lifecycle_status, '')
-        and (previous_valid_to = valid_from or previous_valid_to is null)
-    union all
-    select
-        customer_id,
-        'engagement_status' as dimension,
-        previous_engagement_status as from_value,
-        engagement_status as to_value,
-        valid_from as transitioned_on
-    from status_steps
-    where
-        coalesce(previous_engagement_status, '') != coalesce(engagement_status, '')
-        and (previous_valid_to = valid_from or previous_valid_to is null)
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 ),
 
 group_intervals as (
