@@ -315,22 +315,20 @@ def _insert_file(
     follow the file's rows one by one.
     """
     _fill_buffer(con, landing, planned)
+    numbers = [column for column in table.number_columns if column in planned.present]
+    dates = [column for column in table.date_columns if column in planned.present]
     try:
         # Inside the landing's transaction the rowids do not start at 0.
         (first_rowid,) = con.execute(f"select coalesce(min(rowid), 0) from {_FILE_BUFFER}").fetchone()
-        # Decimal commas, thousands separators, slashed dates: only the columns that have them.
-        normalised = raw_formats.normalise_columns(
-            con,
-            _FILE_BUFFER,
-            first_rowid,
-            planned.name,
-            {c: planned.present[c] for c in table.number_columns if c in planned.present},
-            {c: planned.present[c] for c in table.date_columns if c in planned.present},
-            planned.table_format,
+        buffer_text = {column: f"cast({_quote(planned.present[column])} as varchar)" for column in numbers}
+        buffer = raw_formats.FileRows(
+            con, _FILE_BUFFER, "true", f"rowid - {first_rowid} + 1", planned.name, buffer_text
         )
+        # Decimal commas and thousands separators: rewritten as the rows are copied.
+        rewrites = raw_formats.number_rewrites(buffer, numbers, planned.table_format)
         select_list = [
-            f"{normalised[column]} as {column}"
-            if column in normalised
+            f"{rewrites[column]} as {column}"
+            if column in rewrites
             else f"cast({_quote(planned.present[column])} as varchar) as {column}"
             if column in planned.present
             else f"cast(null as varchar) as {column}"
@@ -345,6 +343,15 @@ def _insert_file(
         ).fetchone()
     finally:
         con.execute(f"drop table if exists {_FILE_BUFFER}")
+    landed = raw_formats.FileRows(
+        con,
+        target,
+        f"_load_id = {load_id} and _source_file = {_literal(planned.name)}",
+        "_source_row",
+        planned.name,
+        {column: column for column in dates},
+    )
+    raw_formats.rewrite_slashed_dates(landed, dates, planned.table_format)
     return added
 
 

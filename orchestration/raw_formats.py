@@ -7,8 +7,8 @@ them through this module:
 - `load_formats` reads and validates the optional `_format.yml` beside the raw files;
 - `detect_encoding` / `transcode_to_utf8` turn an unambiguous Windows-1251 file into UTF-8 for DuckDB;
 - `xlsx_header` / `xlsx_to_parquet` read a workbook's sheet as text;
-- `normalise_columns` turns numbers and slashed dates into the canonical text staging parses, in SQL,
-  and only for the columns of a file that need it.
+- `number_rewrites` / `rewrite_slashed_dates` turn numbers and slashed dates into the canonical text
+  staging parses, in SQL, and only for the columns of a file that need it.
 
 Whatever cannot be told apart is refused with a `RawDataError` that names the file and the
 `_format.yml` setting that settles it.
@@ -458,90 +458,91 @@ class _Example:
 
 
 @dataclass(frozen=True)
-class _Buffer:
-    """The temporary table one file was read into, as the format inference queries it."""
+class FileRows:
+    """One file's rows in a table (the landing's buffer, or the raw table), as inference queries them."""
 
     con: duckdb.DuckDBPyConnection
-    name: str
-    # rowid of the file's first row (rowids do not start at 0 inside the landing's transaction)
-    first_rowid: int
+    table: str
+    # SQL: selects the file's rows in `table`
+    where: str
+    # SQL: a row's number in the file, from 1
+    row_number: str
     # the file as messages name it
     display: str
-    # contract column -> its text in the buffer (SQL)
+    # contract column -> its text in `table` (SQL)
     text: dict[str, str]
 
-    def counts(self, aggregates: list[str], where: str = "true") -> tuple[int, ...]:
-        query = f"select {', '.join(aggregates)} from {self.name} where {where}"
+    def counts(self, aggregates: list[str], where: str) -> tuple[int, ...]:
+        query = f"select {', '.join(aggregates)} from {self.table} where {self.where} and ({where})"
         return self.con.execute(query).fetchone()
 
     def any_value(self, conditions: list[str]) -> bool:
         """Whether any row meets one of `conditions`; stops at the first that does."""
-        query = f"select 1 from {self.name} where {' or '.join(conditions)} limit 1"
+        query = f"select 1 from {self.table} where {self.where} and ({' or '.join(conditions)}) limit 1"
         return self.con.execute(query).fetchone() is not None
 
     def first_example(self, columns: list[str], pattern: str) -> _Example | None:
         """The first value of `columns` (in that order) that matches `pattern`, with its row."""
         for column in columns:
+            text = self.text[column]
             found = self.con.execute(
-                f"select {self.text[column]}, rowid from {self.name} "
-                f"where {_matches(f'trim({self.text[column]})', pattern)} order by rowid limit 1"
+                f"select {text}, {self.row_number} as row_number from {self.table} where {self.where} "
+                f"and {_matches(f'trim({text})', pattern)} order by row_number limit 1"
             ).fetchone()
             if found:
-                return _Example(column, found[0], found[1] - self.first_rowid + 1)
+                return _Example(column, found[0], found[1])
         return None
 
 
-def normalise_columns(
-    con: duckdb.DuckDBPyConnection,
-    buffer: str,
-    first_rowid: int,
-    display: str,
-    number_columns: dict[str, str],
-    date_columns: dict[str, str],
-    table_format: TableFormat,
-) -> dict[str, str]:
-    """SQL expressions (contract column -> expression over `buffer`) for the columns that need one.
+def number_rewrites(rows: FileRows, columns: list[str], table_format: TableFormat) -> dict[str, str]:
+    """SQL rewrites (contract column -> expression over `rows.table`) of the number `columns` that
+    hold decimal commas or thousands separators; the other columns need none.
 
-    `number_columns` / `date_columns` map contract columns to the buffer's column names. One scan
-    finds the columns with anything but plain dot-decimal numbers or non-slashed dates, and counts
-    what tells the decimal separator; only those columns are converted.
+    One scan finds those columns and counts what tells the decimal separator. Values that cast to a
+    number and do not end in a dot and three digits are left out before anything else looks at them.
     """
-    text = {
-        column: f"cast({_quote(name)} as varchar)"
-        for column, name in {**number_columns, **date_columns}.items()
-    }
-    source = _Buffer(con, buffer, first_rowid, display, text)
     aggregates: list[str] = []
     telling: list[str] = []
-    for column in number_columns:
-        c = text[column]
-        not_plain = f"not {_plain_number(c, table_format.decimal)}"
-        aggregates += [f"count(*) filter (where {not_plain})", *_separator_evidence(c)]
-        # Every value the evidence counts is either not plain or ends in a dot and three digits.
-        telling += [not_plain, f"{c} like '%.___'"]
-    for column in date_columns:
-        slashed = f"contains({text[column]}, {_SLASH})"
-        aggregates.append(f"count(*) filter (where {slashed})")
-        telling.append(slashed)
+    for column in columns:
+        c = rows.text[column]
+        aggregates += [f"count(*) filter (where not {_plain_number(c, table_format.decimal)})"]
+        aggregates += _separator_evidence(c)
+        # Every value the counts count is either not a number as it is, or ends in a dot and three digits.
+        telling += [f"(try_cast({c} as double) is null and {c} is not null)", f"{c} like '%.___'"]
     if not aggregates:
         return {}
-    # The plain values, most of most files, are filtered out before any aggregate looks at them.
-    counts = source.counts(aggregates, where=" or ".join(telling))
-    numbers = len(number_columns)
-    per_column = {column: counts[4 * i : 4 * i + 4] for i, column in enumerate(number_columns)}
-    flagged_numbers = [column for column in number_columns if per_column[column][0]]
-    flagged_dates = [c for c, n in zip(date_columns, counts[4 * numbers :], strict=True) if n]
-    expressions: dict[str, str] = {}
-    if flagged_numbers:
-        evidence = {column: per_column[column][1:] for column in number_columns}
-        decimal, also = _decimal_separator(source, evidence, table_format)
-        for column in dict.fromkeys(flagged_numbers + also):
-            expressions[column] = number_sql(text[column], decimal)
-    if flagged_dates:
-        order = _date_order(source, flagged_dates, table_format)
-        for column in flagged_dates:
-            expressions[column] = date_sql(text[column], order)
-    return expressions
+    counts = rows.counts(aggregates, where=" or ".join(telling))
+    per_column = {column: counts[4 * i : 4 * i + 4] for i, column in enumerate(columns)}
+    flagged = [column for column in columns if per_column[column][0]]
+    if not flagged:
+        return {}
+    evidence = {column: per_column[column][1:] for column in columns}
+    decimal, also = _decimal_separator(rows, evidence, table_format)
+    return {column: number_sql(rows.text[column], decimal) for column in dict.fromkeys(flagged + also)}
+
+
+def rewrite_slashed_dates(rows: FileRows, columns: list[str], table_format: TableFormat) -> list[str]:
+    """Rewrites in place, in `rows.table`, the slashed dates of the date `columns` as ISO text;
+    returns the columns that had any.
+
+    Slashed dates are rare, so they are looked for after the file is in its raw table, whose scan
+    is cheaper than the buffer's, and only the values that have a slash are updated.
+    """
+    slashed = {column: f"contains({rows.text[column]}, {_SLASH})" for column in columns}
+    if not slashed:
+        return []
+    counts = rows.counts(
+        [f"count(*) filter (where {condition})" for condition in slashed.values()],
+        where=" or ".join(slashed.values()),
+    )
+    flagged = [column for column, count in zip(columns, counts, strict=True) if count]
+    if not flagged:
+        return []
+    order = _date_order(rows, flagged, table_format)
+    assignments = ", ".join(f"{column} = {date_sql(rows.text[column], order)}" for column in flagged)
+    needs = " or ".join(slashed[column] for column in flagged)
+    rows.con.execute(f"update {rows.table} set {assignments} where {rows.where} and ({needs})")
+    return flagged
 
 
 def _separator_evidence(c: str) -> list[str]:
@@ -562,7 +563,7 @@ def _separator_evidence(c: str) -> list[str]:
 
 
 def _decimal_separator(
-    source: _Buffer, evidence: dict[str, tuple[int, ...]], table_format: TableFormat
+    source: FileRows, evidence: dict[str, tuple[int, ...]], table_format: TableFormat
 ) -> tuple[str | None, list[str]]:
     """The file's decimal separator (declared, inferred, or None if no value needs it), and the
     unflagged columns that must be converted with it too (ambiguous `1.234` when it is a comma).
@@ -604,7 +605,7 @@ def _decimal_separator(
     return decimal, also
 
 
-def _date_order(source: _Buffer, columns: list[str], table_format: TableFormat) -> str:
+def _date_order(source: FileRows, columns: list[str], table_format: TableFormat) -> str:
     if table_format.date_order is not None:
         return table_format.date_order
     stats = []

@@ -251,6 +251,20 @@ def test_slashed_dates_without_evidence_are_refused(tmp_path: Path, con: duckdb.
     assert [d for (d,) in _rows(con, "orders", "ordered_at")] == ["2024-01-01", "2024-01-02"]
 
 
+def test_each_daily_drop_infers_its_own_date_order(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    raw = _raw(tmp_path, {"orders/2024-01-13.csv": _orders_with_dates(["13/01/2024", "02/01/2024"])})
+    land_raw_files(con, raw)
+    (raw / "orders" / "2024-01-14.csv").write_text(_orders_with_dates(["01/14/2024", "01/02/2024"]))
+    landed = {t.name: t for t in land_raw_files(con, raw)}
+    assert (landed["orders"].change, landed["orders"].rows_added) == ("appended", 2)
+    assert [d for (d,) in _rows(con, "orders", "ordered_at")] == [
+        "2024-01-13",
+        "2024-01-02",
+        "2024-01-14",
+        "2024-01-02",
+    ]
+
+
 def test_conflicting_slashed_dates_are_refused(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     raw = _raw(tmp_path, {"orders.csv": _orders_with_dates(["13/01/2024", "01/13/2024"])})
     with pytest.raises(
