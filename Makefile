@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # The Dagster UI's port: make dev PORT=3001
 PORT ?= 3000
 
-.PHONY: install run replay check-segments test pytest lint format dev sample bench lock clean
+.PHONY: install run replay check-segments test test-fast pytest lint format dev sample bench lock clean
 
 install: $(INSTALLED)
 
@@ -36,8 +36,14 @@ check-segments: $(INSTALLED)
 
 test: lint pytest
 
+# The tests run on every core (pytest-xdist; PYTEST_WORKERS=1 runs them in one process).
+PYTEST_WORKERS ?= auto
 pytest: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
+
+# The inner loop: everything but the tests marked slow (whole warehouses, Dagster runs, make dev).
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not slow"
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check orchestration tests bench docs

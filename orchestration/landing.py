@@ -309,10 +309,8 @@ def _insert_file(
 ) -> int:
     """Appends one file's rows to `target`, numbered in file order (`_source_row`); returns how many.
 
-    `row_number() over ()` would number them, but on one thread: it doubled the time to land a
-    file of 50M rows. A table keeps the order it was filled in (preserve_insertion_order, set by
-    land_raw_files), so the file is read in parallel into a temporary table, where the rowids
-    follow the file's rows one by one.
+    The file is read in parallel into a temporary table, whose rowids follow the file's rows one by
+    one (preserve_insertion_order, set by land_raw_files); `row_number() over ()` runs on one thread.
     """
     _fill_buffer(con, landing, planned)
     numbers = [column for column in table.number_columns if column in planned.present]

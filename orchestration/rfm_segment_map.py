@@ -4,8 +4,8 @@ The seed is what dbt reads, and analysts may edit it by hand; this module only d
 the bundled mapping follows and regenerates it (`python -m orchestration.rfm_segment_map`).
 Scores run 1..bins with higher better (recent, frequent, big spender); every code of both bin
 counts (4 and 5) maps to exactly one name per scheme, which a dbt test checks on the seed itself.
-Schemes (var rfm_segment_scheme): `default` (the published table), `top_two_bins` (the default
-before issue 19) and `eleven` (the common 11-segment grid).
+Schemes (var rfm_segment_scheme): `default` (the published table), `top_two_bins` (the earlier
+default) and `eleven` (the common 11-segment grid).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def default_segment(r: int, f: int, m: int, bins: int) -> str:
 
 
 def top_two_bins_segment(r: int, f: int, m: int, bins: int) -> str:
-    """The scheme shipped as the default before issue 19: the top two bins count as high and the
+    """The earlier default scheme: the top two bins count as high and the
     bottom two as low (so with 4 bins 333 is a VIP), whatever the cut points mean in days."""
 
     def high(score: int) -> bool:

@@ -21,6 +21,36 @@ TINY_RAW_DIR = FIXTURES / "tiny"
 TINY_AS_OF = date(2024, 6, 30)
 
 
+# Fixtures that build a whole warehouse: the tests that use them (directly or through another
+# fixture) are marked slow.
+WAREHOUSE_FIXTURES = frozenset({"build_warehouse", "tiny_warehouse", "sample_replay"})
+# Test modules that use the sample replay: one pytest-xdist worker runs them all, so it is built once.
+SAMPLE_REPLAY_MODULES = frozenset(
+    f"tests/{path.name}"
+    for path in Path(__file__).parent.glob("test_*.py")
+    if "sample_replay" in path.read_text()
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if WAREHOUSE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """pytest-xdist sends each test module to one worker whole, so its module fixtures are built
+    once, and the modules of the sample replay to one worker together."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "sample_replay" if module in SAMPLE_REPLAY_MODULES else module
+
+    return ModuleScheduling(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _dbt_artifacts_outside_the_project(tmp_path_factory: pytest.TempPathFactory) -> None:
     """dbt's target/ and logs/ go to a tmp folder so tests never touch a developer's own."""

@@ -26,6 +26,7 @@ from orchestration.syncs.destinations.base import (
     Unsubscribe,
 )
 from orchestration.syncs.destinations.file import FileDestination
+from orchestration.syncs.destinations.http import HttpDestination
 from orchestration.syncs.destinations.mailchimp import MailchimpDestination, api_root, base_url_for_key
 from orchestration.syncs.destinations.retry import (
     Retrier,
@@ -845,6 +846,16 @@ def test_every_destination_implements_the_protocol(tmp_path: Path):
     for destination in destinations:
         assert isinstance(destination, Destination)
         destination.close()
+    # Only a file can tell that its target lost what was delivered (no file yet: lost).
+    assert [d.target_lost() for d in destinations] == [False, False, False, True]
+
+
+def test_the_http_clients_share_one_send_retry_and_auth_check():
+    for client in (MailchimpDestination, SendGridDestination, UnisenderDestination):
+        assert issubclass(client, HttpDestination)
+        assert "_send" not in vars(client) and "close" not in vars(client), client
+    # What differs by API: Mailchimp retries a bare 403; Unisender's refusal has no detail.
+    assert "_retryable" in vars(MailchimpDestination) and "_refusal" in vars(UnisenderDestination)
 
 
 def test_retry_after_accepts_seconds_and_http_dates():

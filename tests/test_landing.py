@@ -8,12 +8,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-import yaml
 
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.landing import RawDataError, land_raw_files
-from orchestration.raw_contract import LINEAGE_COLUMNS, RAW_TABLES
-from orchestration.settings import PROJECT_DIR
+from orchestration.raw_contract import RAW_TABLES
 from tests.conftest import TINY_RAW_DIR
 
 
@@ -170,14 +168,3 @@ def test_a_broken_folder_changes_nothing(
 def test_missing_folder_is_a_clear_error(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(RawDataError, match=r"raw data folder not found"):
         land_raw_files(con, tmp_path / "nowhere")
-
-
-def test_contract_matches_dbt_sources() -> None:
-    """orchestration/raw_contract.py and dbt's _sources.yml describe the same columns, in order."""
-    sources = yaml.safe_load((PROJECT_DIR / "dbt_project/models/staging/_sources.yml").read_text())
-    declared = {
-        table["name"]: [column["name"] for column in table.get("columns", [])]
-        for table in sources["sources"][0]["tables"]
-    }
-    for table in RAW_TABLES:
-        assert declared[table.name] == [*table.columns, *LINEAGE_COLUMNS], table.name

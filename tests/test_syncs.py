@@ -21,12 +21,14 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
 
 from orchestration.__main__ import main
 from orchestration.settings import PROJECT_DIR
 from orchestration.syncs import state
 from orchestration.syncs.config import SyncDefinition, parse_sync
 from orchestration.syncs.destinations.base import Contact, DeliveryResult, Destination
+from orchestration.syncs.destinations.registry import REGISTRY
 from orchestration.syncs.engine import SyncReport, run_syncs
 from orchestration.syncs.factory import build_destination
 from tests.fake_esp import FakeMailchimp, FakeSendGrid, FakeUnisender
@@ -569,6 +571,83 @@ def test_a_sync_state_from_before_the_shared_email_count_gets_the_column(tmp_pat
     assert kept == [("r0", None)]
 
 
+SYNC_RUNS_COLUMNS = [
+    ("run_id", "varchar"),
+    ("sync_name", "varchar"),
+    ("destination", "varchar"),
+    ("target", "varchar"),
+    ("segment_key", "varchar"),
+    ("mode", "varchar"),
+    ("as_of_date", "date"),
+    ("full_resync", "boolean"),
+    ("started_at", "timestamp"),
+    ("finished_at", "timestamp"),
+    ("members", "bigint"),
+    ("excluded_holdout", "bigint"),
+    ("excluded_consent", "bigint"),
+    ("excluded_no_email", "bigint"),
+    ("sent", "bigint"),
+    ("added", "bigint"),
+    ("updated", "bigint"),
+    ("removed", "bigint"),
+    ("failed", "bigint"),
+    ("status", "varchar"),
+    ("error", "varchar"),
+    ("excluded_shared_email", "bigint"),
+]
+
+
+def test_the_sync_state_ddl_is_one_macro_that_python_and_dbt_both_run(tmp_path: Path):
+    models_dir = PROJECT_DIR / "dbt_project" / "models" / "syncs"
+    sources = yaml.safe_load((models_dir / "_syncs__sources.yml").read_text())["sources"]
+    [source] = [s for s in sources if s["name"] == "sync_state"]
+    declared = sorted(table["name"] for table in source["tables"])
+    with duckdb.connect(str(tmp_path / "empty.duckdb")) as con:
+        state.ensure_state(con)
+        created = con.execute(
+            "select table_name, column_name, lower(data_type) from information_schema.columns "
+            "where table_schema = 'sync_state' order by table_name, ordinal_position"
+        ).fetchall()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in created:
+        tables.setdefault(table, []).append((column, kind))
+    assert declared == ["delivered", "provider_unsubscribes", "sync_row_errors", "sync_runs", "targets"]
+    assert sorted(tables) == declared
+    assert tables == state.TABLES
+    assert tables["sync_runs"] == SYNC_RUNS_COLUMNS
+    assert [name for name, _ in tables["provider_unsubscribes"]] == [
+        "provider", "sync_name", "target", "email", "email_key", "kind", "occurred_at", "fetched_at",
+    ]  # fmt: skip
+    # dbt runs the same macro: the only pre-hook creating sync_state calls it, and no other SQL does.
+    models = yaml.safe_load((models_dir / "_syncs__models.yml").read_text())["models"]
+    hooks = {m["name"]: m.get("config", {}).get("pre_hook") for m in models}
+    assert hooks == {
+        "sync_runs": None,
+        "sync_row_errors": None,
+        "stg_sync__provider_unsubscribes": ["{{ sync_state_ddl() }}"],
+    }
+    assert state.DDL_PATH == PROJECT_DIR / "dbt_project" / "macros" / "sync_state_ddl.sql"
+    assert "{% macro sync_state_ddl() %}" in state.DDL_PATH.read_text()
+    dbt_sql = [p for p in (PROJECT_DIR / "dbt_project").rglob("*.s*l") if p != state.DDL_PATH]
+    assert [str(p) for p in dbt_sql if "create table if not exists sync_state" in p.read_text()] == []
+
+
+def test_no_dbt_test_lists_the_platforms():
+    """Adding a platform touches no dbt YAML: no accepted_values test names a destination."""
+    listed = []
+    for path in (PROJECT_DIR / "dbt_project").rglob("*.yml"):
+        document = yaml.safe_load(path.read_text())
+        models = document.get("models") or [] if isinstance(document, dict) else []
+        for model in models:
+            for column in model.get("columns") or []:
+                tests = [t for t in column.get("data_tests") or [] if isinstance(t, dict)]
+                for test in tests:
+                    values = test.get("accepted_values", {}).get("arguments", {}).get("values", [])
+                    if set(map(str, values)) & set(REGISTRY):
+                        listed.append(f"{model['name']}.{column['name']}")
+    assert listed == []
+
+
 def test_sync_counts_add_up_to_the_members(wh: MiniWarehouse, sync_dir: Path):
     """Every member is delivered or left out for exactly one reason, shared addresses included."""
     wh.set_members(
@@ -690,6 +769,9 @@ class DiesAfterApplying:
 
     def fetch_unsubscribes(self, since: datetime | None = None) -> list:
         return self.inner.fetch_unsubscribes(since)
+
+    def target_lost(self) -> bool:
+        return self.inner.target_lost()
 
     def close(self) -> None:
         self.inner.close()

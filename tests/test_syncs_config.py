@@ -15,13 +15,21 @@ from orchestration.syncs.config import (
     DEFAULT_SYNCS_PATH,
     MissingCredentialsError,
     SyncConfigError,
+    SyncDefinition,
     SyncSettings,
     credentials_for,
+    known_secrets,
     load_syncs,
     parse_sync,
     select_syncs,
 )
+from orchestration.syncs.destinations.file import FileDestination
+from orchestration.syncs.destinations.registry import REGISTRY
+from orchestration.syncs.destinations.retry import RetryPolicy
+from orchestration.syncs.destinations.spec import BuildRequest, DestinationSpec, OptionSpec
+from orchestration.syncs.destinations.unisender import UnisenderDestination
 from orchestration.syncs.diff import compute_plan
+from orchestration.syncs.factory import build_destination
 from orchestration.syncs.source import SyncSourceError, desired_contacts, prepare_desired
 from orchestration.syncs.state import DeliveredRow, ensure_state, record_batch
 from tests.fake_esp.warehouse import Member, MiniWarehouse, people
@@ -58,7 +66,7 @@ def test_the_shipped_config_is_two_file_syncs():
         ({"segment": None}, "sync 'vip_mc': segment None must be a segment key from the catalogue"),
         (
             {"destination": "hubspot"},
-            "sync 'vip_mc': destination 'hubspot' must be one of mailchimp, sendgrid",
+            "sync 'vip_mc': destination 'hubspot' must be one of mailchimp, sendgrid, unisender, file",
         ),
         ({"mode": "replace"}, "sync 'vip_mc': mode 'replace' must be mirror (add and remove) or upsert"),
         ({"exclude_holdout": "no"}, "sync 'vip_mc': exclude_holdout must be true or false, got 'no'"),
@@ -152,6 +160,112 @@ def test_credentials_come_from_the_environment_and_never_show():
     with pytest.raises(MissingCredentialsError) as caught:
         credentials_for("unisender", {"UNISENDER_API_KEY": "  "})
     assert str(caught.value) == "unisender: UNISENDER_API_KEY is not set; the sync cannot authenticate"
+
+
+def test_an_unknown_destination_is_refused_by_the_config_and_the_factory(tmp_path: Path):
+    path = tmp_path / "syncs.yml"
+    path.write_text("syncs: [{name: a, segment: vip, destination: hubspot}]")
+    with pytest.raises(SyncConfigError) as caught:
+        load_syncs(path)
+    assert str(caught.value) == (
+        "sync 'a': destination 'hubspot' must be one of mailchimp, sendgrid, unisender, file"
+    )
+    # A definition built in code never reaches a client of another platform.
+    definition = SyncDefinition(name="a", segment="vip", destination="hubspot", target={}, fields=())
+    with pytest.raises(SyncConfigError) as caught:
+        build_destination(definition, tmp_path, env={"UNISENDER_API_KEY": "k"})
+    assert str(caught.value) == (
+        "sync 'a': destination 'hubspot' must be one of mailchimp, sendgrid, unisender, file"
+    )
+
+
+class _AcmeClient(FileDestination):
+    """Stands for a new platform's client; records what the factory gave it."""
+
+    def __init__(self, request: BuildRequest) -> None:
+        super().__init__(request.sync_dir, request.sync.segment)
+        self.request = request
+
+
+def _acme_spec() -> DestinationSpec:
+    def check(target: Any) -> str | None:
+        return None if target["account"].startswith("acc-") else "account must start with acc-"
+
+    return DestinationSpec(
+        name="acme",
+        build=_AcmeClient,
+        describe=lambda sync, sync_dir: f"acme segment {sync.target['segment']}",
+        default_commit_every=777,
+        required_target=frozenset({"account", "segment"}),
+        check_target=check,
+        options={"region": OptionSpec(str, choices=("eu", "us")), "max_attempts": OptionSpec(int)},
+        api_key_env="ACME_API_KEY",
+        api_url_env="ACME_API_URL",
+        default_retry=RetryPolicy(max_attempts=2),
+    )
+
+
+def test_a_registered_spec_drives_validation_defaults_credentials_and_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setitem(REGISTRY, "acme", _acme_spec())
+    base = {"name": "vip_acme", "segment": "vip", "destination": "acme"}
+
+    def refused(**change: Any) -> str:
+        with pytest.raises(SyncConfigError) as caught:
+            parse_sync({**base, **change})
+        return str(caught.value)
+
+    assert refused(target={"account": "acc-1", "segment": "s", "list_id": 3}) == (
+        "sync 'vip_acme': target key(s) list_id are not used by acme (allowed: account, segment)"
+    )
+    assert refused(target={"account": "acc-1"}) == "sync 'vip_acme': target needs segment for acme"
+    assert refused(target={"account": "1", "segment": "s"}) == "sync 'vip_acme': account must start with acc-"
+    assert refused(target={"account": "acc-1", "segment": "s"}, options={"region": "asia"}) == (
+        "sync 'vip_acme': option region must be one of eu, us, got 'asia'"
+    )
+    assert refused(target={"account": "acc-1", "segment": "s"}, options={"lang": "en"}) == (
+        "sync 'vip_acme': option 'lang' is not used by acme "
+        "(allowed: commit_every, max_attempts, max_remove_share, region)"
+    )
+    assert refused(destination="acmee").endswith("must be one of mailchimp, sendgrid, unisender, file, acme")
+
+    sync = parse_sync(
+        {
+            **base,
+            "target": {"account": "acc-1", "segment": "s7"},
+            "options": {"region": "eu", "max_attempts": 4, "max_remove_share": 0.9},
+        }
+    )
+    assert (sync.commit_every, sync.describe_target(), sync.max_remove_share) == (777, "acme segment s7", 0.9)
+    env = {"ACME_API_KEY": " acme-key ", "ACME_API_URL": "http://127.0.0.1:9"}
+    assert known_secrets(env) == ["acme-key"]
+    client = build_destination(sync, tmp_path, env)
+    assert isinstance(client, _AcmeClient)
+    request = client.request
+    assert request.credentials is not None
+    assert (request.api_key, request.base_url) == ("acme-key", "http://127.0.0.1:9")
+    assert request.retry == RetryPolicy(max_attempts=4)  # the spec's default, with the sync's option
+    assert dict(request.options) == {"region": "eu"}  # engine and retry options are not the client's
+    with pytest.raises(MissingCredentialsError, match="^acme: ACME_API_KEY is not set"):
+        build_destination(sync, tmp_path, {})
+
+
+def test_engine_and_retry_options_never_reach_a_client(tmp_path: Path):
+    sync = parse_sync(
+        {
+            "name": "vip_uni",
+            "segment": "vip",
+            "destination": "unisender",
+            "target": {"list_id": 101},
+            "options": {"max_remove_share": 0.7, "commit_every": 50, "base_delay": 0.25, "lang": "ru"},
+        }
+    )
+    client = build_destination(sync, tmp_path, {"UNISENDER_API_KEY": "k"})
+    assert isinstance(client, UnisenderDestination)
+    assert client.lang == "ru"
+    assert client._retrier.policy == RetryPolicy(max_attempts=3, base_delay=0.25)  # Unisender: 3 attempts
+    client.close()
 
 
 def test_sync_settings_from_the_environment(tmp_path: Path):

@@ -23,7 +23,18 @@ VIP_CSV_HEADER = "email,first_name,city,rfm_segment,lifecycle_status,avg_order_v
 
 
 def test_dbt_creates_the_sync_state_tables_exactly_as_the_syncs_write_them(tiny_warehouse: Path):
-    for table in ("sync_runs", "sync_row_errors", "provider_unsubscribes"):
+    tables = query(
+        tiny_warehouse,
+        "select table_name from information_schema.tables where table_schema = 'sync_state' order by 1",
+    )
+    assert tables == [
+        ("delivered",),
+        ("provider_unsubscribes",),
+        ("sync_row_errors",),
+        ("sync_runs",),
+        ("targets",),
+    ]
+    for table in TABLES:
         columns = query(
             tiny_warehouse,
             "select column_name, lower(data_type) from information_schema.columns "
@@ -33,6 +44,35 @@ def test_dbt_creates_the_sync_state_tables_exactly_as_the_syncs_write_them(tiny_
         assert columns == TABLES[table], table
     assert query(tiny_warehouse, "select count(*) from marts.sync_runs") == [(0,)]
     assert query(tiny_warehouse, "select count(*) from marts.sync_row_errors") == [(0,)]
+
+
+def test_dbt_upgrades_a_sync_runs_table_from_before_the_shared_email_count(
+    tiny_warehouse: Path, tmp_path: Path
+):
+    warehouse = tmp_path / "crm.duckdb"
+    shutil.copy(tiny_warehouse, warehouse)
+    old_columns = ", ".join(
+        f"{name} {kind}" for name, kind in TABLES["sync_runs"] if name != "excluded_shared_email"
+    )
+    query_rw(warehouse, "drop view marts.sync_runs")
+    query_rw(warehouse, "drop table sync_state.sync_runs")
+    query_rw(warehouse, f"create table sync_state.sync_runs ({old_columns})")
+    query_rw(
+        warehouse,
+        "insert into sync_state.sync_runs (run_id, sync_name, destination, status) "
+        "values ('r0', 's', 'file', 'success')",
+    )
+
+    run_dbt(
+        "build", Settings(TINY_RAW_DIR, TINY_AS_OF, warehouse), "--select", "path:dbt_project/models/syncs"
+    )
+    assert query(warehouse, "select run_id, excluded_shared_email from marts.sync_runs") == [("r0", None)]
+    columns = query(
+        warehouse,
+        "select column_name, lower(data_type) from information_schema.columns "
+        "where table_schema = 'sync_state' and table_name = 'sync_runs' order by ordinal_position",
+    )
+    assert columns == TABLES["sync_runs"]
 
 
 def test_shipped_syncs_on_a_built_warehouse_survive_a_dbt_rebuild(

@@ -103,17 +103,23 @@
     ), '')
 {%- endmacro %}
 
-{#- The raw columns of each incrementally staged table: the base model shows a row with a problem
-    as JSON of these, and stg_crm__duplicate_raw_records a duplicate's raw row. -#}
+{#- The raw columns of a table, from the raw data contract (macros/raw_contract.sql): the base model
+    shows a row with a problem as JSON of these, and stg_crm__duplicate_raw_records a duplicate's raw
+    row. Order items and email events put `leading` first, the key order their JSON has always had. -#}
 {% macro staged_raw_columns(table_name) -%}
-    {%- set columns = {
-        'orders': [
-            'order_id', 'customer_id', 'ordered_at', 'amount', 'status', 'currency', 'discount_amount', 'channel',
-        ],
-        'order_items': ['order_id', 'product_id', 'category', 'quantity', 'unit_price'],
-        'email_events': ['customer_id', 'email', 'campaign_id', 'event_type', 'occurred_at'],
-    } -%}
-    {{ return(columns[table_name]) }}
+    {%- set leading = {
+        'order_items': ['order_id', 'product_id', 'category'],
+        'email_events': ['customer_id', 'email', 'campaign_id'],
+    }.get(table_name, []) -%}
+    {%- set contract = raw_contract_columns(table_name) -%}
+    {%- set columns = [] -%}
+    {%- for column in leading if column in contract -%}
+        {%- do columns.append(column) -%}
+    {%- endfor -%}
+    {%- for column in contract if column not in leading -%}
+        {%- do columns.append(column) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
 {%- endmacro %}
 
 {#- The raw text of `columns`, carried as `_raw_<column>` to the checks, so that problem_raw_record

@@ -14,6 +14,10 @@ it. Its `meta.crm_segments` block says what the suite validates:
 - `seed_parameters`: `{name: [seed, column]}` makes a seed's column a suite parameter (a value set);
 - `dbt_var_parameters`: names of `dbt_project.yml` vars to supply as suite parameters (`rfm_bins`).
 
+A raw suite (`raw_<table>.json`) is completed from the raw data contract when it is loaded: its
+asset, relation, number and date readers, and its row and not-null checks come from there
+(orchestration/quality/raw_contract_suites.py).
+
 Suite parameters the runner always supplies: `previous_row_count` (0 before the first passing
 run), `run_started_at` (wall clock, UTC) and `as_of_end` (end of the as-of day, UTC).
 """
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestration.quality import raw_contract_suites
 from orchestration.settings import PROJECT_DIR
 
 SUITES_DIR = PROJECT_DIR / "expectations"
@@ -101,6 +106,12 @@ def load_suite(path: Path) -> SuiteSpec:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise SuiteFileError(f"{path.name}: not valid JSON ({error})") from error
+    try:
+        contract_table = raw_contract_suites.contract_table(path)
+        if contract_table is not None:
+            raw = raw_contract_suites.build_raw_suite(raw, contract_table, path.name)
+    except raw_contract_suites.RawSuiteError as error:
+        raise SuiteFileError(str(error)) from error
     meta = (raw.get("meta") or {}).get("crm_segments")
     if not isinstance(meta, dict):
         raise SuiteFileError(f"{path.name}: no meta.crm_segments block (asset, relation)")
@@ -125,7 +136,7 @@ def load_suite(path: Path) -> SuiteSpec:
     seeds = {key: tuple(value) for key, value in (meta.get("seed_parameters") or {}).items()}
     if any(len(value) != 2 for value in seeds.values()):
         raise SuiteFileError(f"{path.name}: seed_parameters values must be [seed, column]")
-    return SuiteSpec(
+    spec = SuiteSpec(
         name=name,
         path=path,
         asset=asset,
@@ -138,6 +149,14 @@ def load_suite(path: Path) -> SuiteSpec:
         seed_parameters=seeds,  # type: ignore[arg-type]
         dbt_var_parameters=tuple(meta.get("dbt_var_parameters") or ()),
     )
+    if contract_table is not None:
+        try:
+            raw_contract_suites.check_raw_suite(
+                relation, asset, spec.referenced_columns(), contract_table, path.name
+            )
+        except raw_contract_suites.RawSuiteError as error:
+            raise SuiteFileError(str(error)) from error
+    return spec
 
 
 def load_suites(directory: Path = SUITES_DIR) -> list[SuiteSpec]:

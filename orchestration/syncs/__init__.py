@@ -5,7 +5,8 @@
 - `diff`: adds, updates and removals against the delivered state;
 - `state`: schema `sync_state` (delivered state, runs, row errors, provider opt-outs), Python-owned;
 - `engine`: one run — read opt-outs back, diff, deliver in committed batches, audit;
-- `destinations`: one client per platform (Mailchimp, SendGrid, Unisender, files);
+- `destinations`: one module per platform (Mailchimp, SendGrid, Unisender, files): its spec and client,
+  registered in `destinations/registry.py`; `factory` builds a sync's client from its spec;
 - `cli`, `__main__`: `python -m orchestration sync` / `python -m orchestration.syncs`.
 The Dagster assets are in orchestration/assets/syncs.py.
 """

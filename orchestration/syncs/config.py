@@ -24,86 +24,23 @@ from typing import Any, Literal
 import yaml
 
 from orchestration.settings import DEFAULT_DUCKDB_PATH, PROJECT_DIR
+from orchestration.syncs.destinations.registry import REGISTRY
+from orchestration.syncs.destinations.spec import ENGINE_OPTIONS, Credentials, DestinationSpec
 
 DEFAULT_SYNCS_PATH = PROJECT_DIR / "dbt_project" / "segments" / "syncs.yml"
 SYNCS_ENV = "CRM_SEGMENTS_SYNCS"
 SYNC_DIR_ENV = "CRM_SEGMENTS_SYNC_DIR"
 
 Mode = Literal["mirror", "upsert"]
-DestinationKind = Literal["mailchimp", "sendgrid", "unisender", "file"]
+# A name registered in orchestration/syncs/destinations/registry.py.
+DestinationKind = str
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # A warehouse column (`city`), or a column of another marts table keyed by customer_id
 # (`customer_clv.p_alive`).
 SOURCE_PATTERN = re.compile(r"^(?:([a-z_][a-z0-9_]*)\.)?([a-z_][a-z0-9_]*)$")
 DESTINATION_FIELD_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,49}$")
-_FOLDER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
 
-API_KEY_ENV: dict[str, str] = {
-    "mailchimp": "MAILCHIMP_API_KEY",
-    "sendgrid": "SENDGRID_API_KEY",
-    "unisender": "UNISENDER_API_KEY",
-}
-API_URL_ENV: dict[str, str] = {
-    "mailchimp": "MAILCHIMP_API_URL",
-    "sendgrid": "SENDGRID_API_URL",
-    "unisender": "UNISENDER_API_URL",
-}
-
-# Target keys per destination: (required, optional). Mailchimp needs exactly one of tag / static_segment_id.
-_TARGET_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "mailchimp": (frozenset({"audience_id"}), frozenset({"tag", "static_segment_id"})),
-    "sendgrid": (frozenset({"list_id"}), frozenset()),
-    "unisender": (frozenset({"list_id"}), frozenset()),
-    "file": (frozenset(), frozenset({"folder"})),
-}
-
-# Options: every provider limit is a setting (the API reference marks several as unconfirmed).
-_RETRY_OPTIONS = {"max_attempts": int, "base_delay": float, "max_delay": float, "max_server_wait": float}
-# max_remove_share: see SyncDefinition.max_remove_share
-_GUARD_OPTIONS = {"commit_every": int, "max_remove_share": float}
-_COMMON_OPTIONS = {**_GUARD_OPTIONS, "timeout": float, **_RETRY_OPTIONS}
-_OPTIONS: dict[str, dict[str, type]] = {
-    "mailchimp": {
-        **_COMMON_OPTIONS,
-        "status_if_new": str,
-        "batch_size": int,
-        "segment_batch_size": int,
-        "max_connections": int,
-    },
-    "sendgrid": {
-        **_COMMON_OPTIONS,
-        "max_contacts_per_request": int,
-        "max_body_bytes": int,
-        "search_batch_size": int,
-        "remove_batch_size": int,
-        "max_connections": int,
-        "poll_interval": float,
-        "max_polls": int,
-    },
-    "unisender": {
-        **_COMMON_OPTIONS,
-        "lang": str,
-        "batch_size": int,
-        "double_optin": int,
-        "max_connections": int,
-    },
-    "file": _GUARD_OPTIONS,
-}
-_OPTION_CHOICES: dict[str, tuple[object, ...]] = {
-    # Mailchimp: the status a *new* member gets (pending: double opt-in); never applied to existing ones.
-    "status_if_new": ("subscribed", "pending", "transactional"),
-    "lang": ("en", "ru"),
-}
-# Contacts handed to the destination per call; the delivered state is committed after each call, so
-# this is also how much a crash can make the next run send again. Large enough for the clients to
-# use their concurrency (Mailchimp: 10 connections × 500 members).
-DEFAULT_COMMIT_EVERY: dict[str, int] = {
-    "mailchimp": 5_000,
-    "sendgrid": 30_000,
-    "unisender": 2_000,
-    "file": 100_000,
-}
 # The mass-removal guard (SyncDefinition.max_remove_share): a share of the delivered contacts, and a
 # number of removals below which any run may proceed.
 DEFAULT_MAX_REMOVE_SHARE = 0.5
@@ -130,6 +67,14 @@ class SyncConfigError(ValueError):
 
 class MissingCredentialsError(SyncConfigError):
     """A sync's platform has no API key in the environment. The message names the variable only."""
+
+
+def destination_spec(destination: object) -> DestinationSpec:
+    """The registered spec of a destination; an unknown name is a SyncConfigError listing the known."""
+    spec = REGISTRY.get(destination) if isinstance(destination, str) else None
+    if spec is None:
+        raise SyncConfigError(f"destination {destination!r} must be one of {', '.join(REGISTRY)}")
+    return spec
 
 
 @dataclass(frozen=True)
@@ -167,8 +112,12 @@ class SyncDefinition:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def spec(self) -> DestinationSpec:
+        return destination_spec(self.destination)
+
+    @property
     def commit_every(self) -> int:
-        return int(self.options.get("commit_every", DEFAULT_COMMIT_EVERY[self.destination]))
+        return int(self.options.get("commit_every", self.spec.default_commit_every))
 
     @property
     def max_remove_share(self) -> float:
@@ -179,14 +128,7 @@ class SyncDefinition:
 
     def describe_target(self, sync_dir: Path | None = None) -> str:
         """A human description of where the members go; never contains a credential."""
-        t = self.target
-        if self.destination == "mailchimp":
-            where = f"tag {t['tag']!r}" if "tag" in t else f"static segment {t['static_segment_id']}"
-            return f"audience {t['audience_id']}, {where}"
-        if self.destination in ("sendgrid", "unisender"):
-            return f"list {t['list_id']}"
-        folder = self.file_folder(sync_dir) if sync_dir is not None else Path(t.get("folder", self.name))
-        return str(folder / f"{self.segment}.jsonl")
+        return self.spec.describe(self, sync_dir)
 
     def file_folder(self, sync_dir: Path) -> Path:
         return sync_dir / self.target.get("folder", self.name)
@@ -194,10 +136,8 @@ class SyncDefinition:
     def fingerprint(self, sync_dir: Path | None = None) -> str:
         """Identifies the target: when it changes (another list, folder, audience), the delivered
         state no longer describes it and the next run starts again with a full sync."""
-        if self.destination == "file" and sync_dir is not None:
-            target: dict[str, str] = {"path": str(self.file_folder(sync_dir).resolve() / self.segment)}
-        else:
-            target = dict(self.target)
+        fingerprint_target = self.spec.fingerprint_target
+        target = dict(fingerprint_target(self, sync_dir) if fingerprint_target else self.target)
         payload = json.dumps({"destination": self.destination, "target": target}, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
@@ -284,8 +224,10 @@ def parse_sync(item: Any, index: int = 0) -> SyncDefinition:
     if not isinstance(segment, str) or not NAME_PATTERN.match(segment):
         raise fail(f"segment {segment!r} must be a segment key from the catalogue")
     destination = item.get("destination")
-    if destination not in _TARGET_KEYS:
-        raise fail(f"destination {destination!r} must be one of {', '.join(_TARGET_KEYS)}")
+    try:
+        spec = destination_spec(destination)
+    except SyncConfigError as error:
+        raise fail(str(error)) from None
     mode = item.get("mode", "mirror")
     if mode not in ("mirror", "upsert"):
         raise fail(f"mode {mode!r} must be mirror (add and remove) or upsert (add and update only)")
@@ -302,50 +244,39 @@ def parse_sync(item: Any, index: int = 0) -> SyncDefinition:
         name=name,
         segment=segment,
         destination=destination,
-        target=_parse_target(destination, item.get("target"), fail),
-        fields=_parse_fields(destination, item.get("fields"), fail),
+        target=_parse_target(spec, item.get("target"), fail),
+        fields=_parse_fields(item.get("fields"), fail),
         mode=mode,
         description=description,
-        options=_parse_options(destination, item.get("options"), fail),
+        options=_parse_options(spec, item.get("options"), fail),
         **flags,
     )
 
 
-def _parse_target(destination: str, target: Any, fail: Any) -> dict[str, str]:
+def _parse_target(spec: DestinationSpec, target: Any, fail: Any) -> dict[str, str]:
     if target is None:
         target = {}
     if not isinstance(target, dict):
         raise fail("target must be a mapping")
-    required, optional = _TARGET_KEYS[destination]
-    unknown = sorted(set(target) - required - optional)
+    unknown = sorted(set(target) - spec.target_keys)
     if unknown:
-        allowed = ", ".join(sorted(required | optional))
-        raise fail(f"target key(s) {', '.join(unknown)} are not used by {destination} (allowed: {allowed})")
-    missing = sorted(required - set(target))
+        allowed = ", ".join(sorted(spec.target_keys))
+        raise fail(f"target key(s) {', '.join(unknown)} are not used by {spec.name} (allowed: {allowed})")
+    missing = sorted(spec.required_target - set(target))
     if missing:
-        raise fail(f"target needs {', '.join(missing)} for {destination}")
+        raise fail(f"target needs {', '.join(missing)} for {spec.name}")
     parsed: dict[str, str] = {}
     for key, value in target.items():
         if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
             raise fail(f"target {key} must be a non-empty text or number, got {value!r}")
         parsed[key] = str(value).strip()
-    if destination == "mailchimp" and len({"tag", "static_segment_id"} & set(parsed)) != 1:
-        raise fail("a mailchimp target needs exactly one of tag or static_segment_id")
-    if (
-        destination == "mailchimp"
-        and "static_segment_id" in parsed
-        and not parsed["static_segment_id"].isdigit()
-    ):
-        raise fail(f"static_segment_id must be a number, got {parsed['static_segment_id']!r}")
-    folder = parsed.get("folder")
-    if folder is not None and (not _FOLDER_PATTERN.match(folder) or ".." in folder.split("/")):
-        raise fail(
-            f"target folder {folder!r} must be a relative path of plain names (letters, digits, _ . -)"
-        )
+    problem = spec.check_target(parsed) if spec.check_target is not None else None
+    if problem is not None:
+        raise fail(problem)
     return parsed
 
 
-def _parse_fields(destination: str, fields: Any, fail: Any) -> tuple[FieldMapping, ...]:
+def _parse_fields(fields: Any, fail: Any) -> tuple[FieldMapping, ...]:
     if fields is None:
         return ()
     if not isinstance(fields, dict):
@@ -366,31 +297,20 @@ def _parse_fields(destination: str, fields: Any, fail: Any) -> tuple[FieldMappin
     return tuple(mappings)
 
 
-def _parse_options(destination: str, options: Any, fail: Any) -> dict[str, Any]:
+def _parse_options(spec: DestinationSpec, options: Any, fail: Any) -> dict[str, Any]:
     if options is None:
         return {}
     if not isinstance(options, dict):
         raise fail("options must be a mapping")
-    allowed = _OPTIONS[destination]
+    allowed = {**ENGINE_OPTIONS, **spec.options}
     parsed: dict[str, Any] = {}
     for key, value in options.items():
-        kind = allowed.get(key)
-        if kind is None:
-            raise fail(f"option {key!r} is not used by {destination} (allowed: {', '.join(sorted(allowed))})")
-        ok = isinstance(value, kind) and not isinstance(value, bool)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            ok, value = True, float(value)
-        if not ok:
-            raise fail(f"option {key} must be {'a number' if kind is not str else 'text'}, got {value!r}")
-        if kind is not str and (value < 0 if key == "double_optin" else value <= 0):
-            raise fail(f"option {key} must be positive, got {value!r}")
-        if key == "max_remove_share" and value > 1:
-            raise fail(
-                f"option max_remove_share is a share of the delivered contacts (at most 1), got {value!r}"
-            )
-        choices = _OPTION_CHOICES.get(key)
-        if choices is not None and value not in choices:
-            raise fail(f"option {key} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        option = allowed.get(key)
+        if option is None:
+            raise fail(f"option {key!r} is not used by {spec.name} (allowed: {', '.join(sorted(allowed))})")
+        value, problem = option.check(value)
+        if problem is not None:
+            raise fail(f"option {key} {problem}, got {value!r}")
         parsed[key] = value
     return parsed
 
@@ -403,7 +323,7 @@ def _check_unique(syncs: list[SyncDefinition], path: Path) -> None:
             raise SyncConfigError(f"{path}: sync name {sync.name!r} is used twice")
         names.add(sync.name)
         # Two mirror syncs on one target would undo each other's removals every night.
-        where = sync.fingerprint(Path("/")) if sync.destination == "file" else sync.fingerprint()
+        where = sync.fingerprint(Path("/"))
         if where in targets:
             raise SyncConfigError(
                 f"sync {sync.name!r}: delivers to the same target as sync {targets[where]!r} "
@@ -429,27 +349,23 @@ def select_syncs(syncs: list[SyncDefinition], only: list[str] | None) -> list[Sy
 # --- Credentials --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Credentials:
-    api_key: str = field(repr=False)
-    base_url: str | None = None
-
-    def __repr__(self) -> str:  # never shows the key, even in a debugger or a traceback's locals
-        return f"Credentials(api_key='***', base_url={self.base_url!r})"
-
-
 def credentials_for(destination: str, env: Mapping[str, str] | None = None) -> Credentials:
     """The platform's key and optional base URL from the environment; raises if the key is missing."""
     env = os.environ if env is None else env
-    key_var = API_KEY_ENV[destination]
-    api_key = (env.get(key_var) or "").strip()
+    spec = destination_spec(destination)
+    if spec.api_key_env is None:
+        raise SyncConfigError(f"{destination}: needs no credentials")
+    api_key = (env.get(spec.api_key_env) or "").strip()
     if not api_key:
-        raise MissingCredentialsError(f"{destination}: {key_var} is not set; the sync cannot authenticate")
-    base_url = (env.get(API_URL_ENV[destination]) or "").strip() or None
-    return Credentials(api_key, base_url)
+        raise MissingCredentialsError(
+            f"{destination}: {spec.api_key_env} is not set; the sync cannot authenticate"
+        )
+    base_url = (env.get(spec.api_url_env) or "").strip() if spec.api_url_env else ""
+    return Credentials(api_key, base_url or None)
 
 
 def known_secrets(env: Mapping[str, str] | None = None) -> list[str]:
     """Every configured API key, so any text leaving a sync can be scrubbed of them."""
     env = os.environ if env is None else env
-    return [value for var in API_KEY_ENV.values() if (value := (env.get(var) or "").strip())]
+    variables = [spec.api_key_env for spec in REGISTRY.values() if spec.api_key_env]
+    return [value for var in variables if (value := (env.get(var) or "").strip())]

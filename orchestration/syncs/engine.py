@@ -320,7 +320,7 @@ def _run(
         )
         return
     full = report.full_resync
-    if destination is not None and _target_lost(destination) and state.delivered_count(con, sync.name):
+    if destination is not None and destination.target_lost() and state.delivered_count(con, sync.name):
         report.warnings.append("the target is empty or gone though members were delivered: sending them all")
         full = True
     plan = compute_plan(con, sync.name, sync.mode, full_resync=full, ignore_delivered=retargeted)
@@ -362,11 +362,6 @@ def _count_desired(report: SyncReport, desired: Desired) -> None:
     report.excluded_consent = desired.excluded_consent
     report.excluded_no_email = desired.excluded_no_email
     report.excluded_shared_email = desired.excluded_shared_email
-
-
-def _target_lost(destination: Destination) -> bool:
-    check = getattr(destination, "target_lost", None)
-    return bool(check()) if callable(check) else False
 
 
 def _read_unsubscribes(

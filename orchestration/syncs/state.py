@@ -5,8 +5,10 @@ every run; what a sync delivered must survive every rebuild, `--full-refresh`, o
 rebuilding `marts`. dbt never writes to `sync_state` — it only reads it: the views `marts.sync_runs`,
 `marts.sync_row_errors` and `staging.stg_sync__provider_unsubscribes` (dbt_project/models/syncs) are
 defined over these tables as dbt sources, so the audit is documented and tested with the other marts
-while its rows live here. Those views' pre-hooks create the tables they read if a sync never ran yet
-(same DDL as `TABLES`; tests/test_syncs_warehouse.py checks the two agree).
+while its rows live here. The DDL of the tables is the macro dbt_project/macros/sync_state_ddl.sql:
+its body is plain SQL, which `ensure_state` runs before a sync and the pre-hook of
+stg_sync__provider_unsubscribes runs in dbt (so a `dbt build` finds the tables if no sync ran yet);
+`TABLES` is read from its `create table` statements.
 
 Tables:
 - `delivered`: per sync and contact, what the destination has (email, hash and JSON of the mapped
@@ -20,85 +22,56 @@ Tables:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-SCHEMA = "sync_state"
+from orchestration.settings import PROJECT_DIR
 
-# Column name → DuckDB type. Order matters: it is the order of the CREATE TABLE.
-TABLES: dict[str, list[tuple[str, str]]] = {
-    "delivered": [
-        ("sync_name", "varchar"),
-        ("email_key", "varchar"),
-        ("email", "varchar"),
-        ("customer_id", "varchar"),
-        ("fields_hash", "varchar"),
-        ("fields_json", "varchar"),
-        ("delivered_at", "timestamp"),
-        ("run_id", "varchar"),
-    ],
-    "targets": [
-        ("sync_name", "varchar"),
-        ("destination", "varchar"),
-        ("target", "varchar"),
-        ("fingerprint", "varchar"),
-        ("last_success_at", "timestamp"),
-        ("last_as_of_date", "date"),
-        ("unsubscribes_checked_at", "timestamp"),
-    ],
-    "sync_runs": [
-        ("run_id", "varchar"),
-        ("sync_name", "varchar"),
-        ("destination", "varchar"),
-        ("target", "varchar"),
-        ("segment_key", "varchar"),
-        ("mode", "varchar"),
-        ("as_of_date", "date"),
-        ("full_resync", "boolean"),
-        ("started_at", "timestamp"),
-        ("finished_at", "timestamp"),
-        ("members", "bigint"),
-        ("excluded_holdout", "bigint"),
-        ("excluded_consent", "bigint"),
-        ("excluded_no_email", "bigint"),
-        ("sent", "bigint"),
-        ("added", "bigint"),
-        ("updated", "bigint"),
-        ("removed", "bigint"),
-        ("failed", "bigint"),
-        ("status", "varchar"),
-        ("error", "varchar"),
-        # Added after the first release, so last: older warehouses get it by `alter table` (ensure_state).
-        ("excluded_shared_email", "bigint"),
-    ],
-    "sync_row_errors": [
-        ("sync_name", "varchar"),
-        ("email_key", "varchar"),
-        ("email", "varchar"),
-        ("customer_id", "varchar"),
-        ("operation", "varchar"),
-        ("reason", "varchar"),
-        ("attempts", "integer"),
-        ("first_seen_at", "timestamp"),
-        ("last_seen_at", "timestamp"),
-        ("last_run_id", "varchar"),
-        ("resolved_at", "timestamp"),
-    ],
-    "provider_unsubscribes": [
-        ("provider", "varchar"),
-        ("sync_name", "varchar"),
-        ("target", "varchar"),
-        ("email", "varchar"),
-        ("email_key", "varchar"),
-        ("kind", "varchar"),
-        ("occurred_at", "timestamp"),
-        ("fetched_at", "timestamp"),
-    ],
-}
+SCHEMA = "sync_state"
+# The DDL of every table, shared with dbt: a macro whose body is plain SQL.
+DDL_PATH = PROJECT_DIR / "dbt_project" / "macros" / "sync_state_ddl.sql"
+DDL_MACRO = "sync_state_ddl"
+
+_MACRO_BODY = re.compile(r"\{%-?\s*macro\s+(\w+)\(\)\s*-?%\}(.*?)\{%-?\s*endmacro\s*-?%\}", re.DOTALL)
+_CREATE_TABLE = re.compile(rf"^create table if not exists {SCHEMA}\.(\w+)\s*\((.*)\)$", re.DOTALL)
+_COLUMN = re.compile(r"^(\w+) (\w+)$")
+
+
+def ddl_statements(path: Path = DDL_PATH) -> list[str]:
+    """The statements of the sync_state DDL macro, in order, without their `;`."""
+    text = path.read_text(encoding="utf-8")
+    bodies = {name: body for name, body in _MACRO_BODY.findall(text)}
+    if DDL_MACRO not in bodies:
+        raise RuntimeError(f"{path}: no macro {DDL_MACRO}()")
+    return [statement.strip() for statement in bodies[DDL_MACRO].split(";") if statement.strip()]
+
+
+def parse_tables(statements: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """Table → its (column, type) pairs in CREATE order, from the `create table` statements."""
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for statement in statements:
+        match = _CREATE_TABLE.match(statement)
+        if match is None:
+            continue
+        columns = []
+        for definition in match.group(2).split(","):
+            column = _COLUMN.match(" ".join(definition.split()))
+            if column is None:
+                raise RuntimeError(f"{DDL_PATH}: cannot read column {definition.strip()!r}")
+            columns.append((column.group(1), column.group(2)))
+        tables[match.group(1)] = columns
+    return tables
+
+
+DDL: list[str] = ddl_statements()
+# Column name → DuckDB type per table, in CREATE order.
+TABLES: dict[str, list[tuple[str, str]]] = parse_tables(DDL)
 
 RUN_STATUSES = ("running", "success", "partial", "failed", "interrupted", "skipped")
 
@@ -114,19 +87,10 @@ def create_table_sql(table: str) -> str:
 
 
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    for table in TABLES:
-        con.execute(create_table_sql(table))
-    # Tables created by an earlier version lack the columns added since (always appended last).
-    present = set(
-        con.execute(
-            "select table_name, column_name from duckdb_columns() where schema_name = ?", [SCHEMA]
-        ).fetchall()
-    )
-    for table, columns in TABLES.items():
-        for name, kind in columns:
-            if (table, name) not in present:
-                con.execute(f"alter table {SCHEMA}.{table} add column {name} {kind}")
+    """Creates the schema and the tables that are missing, and adds columns added since (the DDL's
+    `alter table … add column if not exists` statements)."""
+    for statement in DDL:
+        con.execute(statement)
 
 
 def state_exists(con: duckdb.DuckDBPyConnection) -> bool:

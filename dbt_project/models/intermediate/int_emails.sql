@@ -6,10 +6,8 @@
 -- cost is spread evenly over all its emails. What each email earned: the completed orders
 -- attributed to it (last touch, int_kpis__order_attribution), their revenue, and whether it
 -- converted (at least one such order).
--- Read from int_email_first_events, the first time of each event type per email over all staged
--- events (kept incrementally, so a new as-of date does not aggregate the events again). The KPIs
--- and int_customer_email_metrics read this model; it is the only table with a row per email, as
--- writing one costs 8-15 s at 23M emails (issue 7).
+-- Read from int_email_first_events (the first time of each event type per email, kept
+-- incrementally). The KPIs and int_customer_email_metrics read this model.
 with email_first_events as (
     select * from {{ ref('int_email_first_events') }}
 ),

@@ -1,9 +1,7 @@
 -- One row per customer with at least one completed order as of the as-of date: recency, frequency
 -- and monetary value, their scores (see macros/rfm.sql) and the named segment for the code.
--- It aggregates the completed orders itself: int_customer_order_metrics, which the lifecycle and
--- dim_customers read, has eleven aggregates where RFM needs four: building it and scoring from it
--- took 1.5 s + 0.3 s at 1M customers, one pass over the orders 1.0 s. The two agree per
--- customer (tests dim_customers_matches_rfm, rfm_monetary_matches_orders, the row count below).
+-- It aggregates the completed orders itself; tests dim_customers_matches_rfm and
+-- rfm_monetary_matches_orders keep it in step with int_customer_order_metrics.
 with completed_orders as (
     select * from {{ ref('int_orders__as_of') }}
     where is_completed

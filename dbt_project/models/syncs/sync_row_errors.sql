@@ -1,5 +1,6 @@
 -- Rows a platform rejected, per sync, contact and operation, as written by orchestration/syncs.
--- The tables are created by the pre-hook of stg_sync__provider_unsubscribes when no sync ran yet.
+-- The tables are created by the pre-hook of stg_sync__provider_unsubscribes when no sync ran yet
+-- (macro sync_state_ddl, the DDL the syncs run too).
 -- depends_on: {{ ref('stg_sync__provider_unsubscribes') }}
 with row_errors as (
     select * from {{ source('sync_state', 'sync_row_errors') }}

@@ -1,5 +1,6 @@
 -- One row per sync run, as written by orchestration/syncs into sync_state.sync_runs.
--- The tables are created by the pre-hook of stg_sync__provider_unsubscribes when no sync ran yet.
+-- The tables are created by the pre-hook of stg_sync__provider_unsubscribes when no sync ran yet
+-- (macro sync_state_ddl, the DDL the syncs run too).
 -- depends_on: {{ ref('stg_sync__provider_unsubscribes') }}
 with runs as (
     select * from {{ source('sync_state', 'sync_runs') }}

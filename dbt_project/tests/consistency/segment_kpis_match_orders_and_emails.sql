@@ -28,7 +28,7 @@ period_orders as (
 ),
 
 -- An email sent in the period has an event in the period, so only the campaigns with one can
--- count: the rest of the history is skipped (at 1M customers, 50M events).
+-- count: the rest of the history is skipped.
 period_campaigns as (
     select distinct campaign_id
     from {{ ref('int_email_events__as_of') }}

@@ -1,8 +1,10 @@
-"""Destination clients: one class per email platform behind the `Destination` protocol.
+"""Destination clients: one module per email platform, its client behind the `Destination` protocol.
 
 The diff/state layer decides *what* to send (adds, updates, removes); these classes only know *how* to
-deliver it to one platform and report per-row outcomes. Importing this package does not import httpx
-clients for every platform: import the module of the platform you use.
+deliver it to one platform and report per-row outcomes. Each platform module (`mailchimp`, `sendgrid`,
+`unisender`, `file`) also declares its `SPEC` (`spec.DestinationSpec`: target keys, options,
+environment variables, defaults, how to build the client), listed once in `registry`. The HTTP
+clients share `http.HttpDestination` (connection pool, retries, the refused-key check).
 """
 
 from orchestration.syncs.destinations.base import (

@@ -12,6 +12,7 @@ Contract for implementations (the diff/state layer relies on it):
   raises: `DestinationAuthError` (the key was refused) or `DestinationUnavailableError` (retries
   exhausted; the exception carries what was and was not delivered).
 * Emails are matched case-insensitively, but results echo the address exactly as the caller gave it.
+* `target_lost` says whether the target lost what was delivered; `DestinationBase` answers False.
 """
 
 from __future__ import annotations
@@ -127,14 +128,23 @@ class Destination(Protocol):
 
     def fetch_unsubscribes(self, since: datetime | None = None) -> list[Unsubscribe]: ...
 
+    def target_lost(self) -> bool:
+        """True when the target no longer holds what was delivered (a deleted file), so the sync
+        sends every member again; platforms that cannot tell answer False."""
+        ...
+
     def close(self) -> None: ...
 
 
 class DestinationBase:
-    """Context-manager support and a key-free `repr` shared by the concrete destinations."""
+    """Context-manager support, a key-free `repr` and the protocol's defaults, shared by the
+    concrete destinations."""
 
     name: str = "destination"
     _repr_fields: tuple[str, ...] = ()
+
+    def target_lost(self) -> bool:
+        return False
 
     def close(self) -> None:  # pragma: no cover - overridden where there is something to close
         return None

@@ -21,10 +21,10 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestration.syncs.destinations.base import (
     Contact,
@@ -36,8 +36,13 @@ from orchestration.syncs.destinations.base import (
     dedupe_emails,
     normalize_email,
 )
+from orchestration.syncs.destinations.spec import BuildRequest, DestinationSpec
+
+if TYPE_CHECKING:
+    from orchestration.syncs.config import SyncDefinition
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_FOLDER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
 
 
 class FileDestination(DestinationBase):
@@ -108,9 +113,6 @@ class FileDestination(DestinationBase):
         """The files are gone (deleted, or a new folder): the sync layer then sends every member again."""
         return not self.jsonl_path.exists()
 
-    def close(self) -> None:
-        return None
-
     def _write(self, members: dict[str, dict[str, Any]]) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         ordered = [members[key] for key in sorted(members)]
@@ -138,3 +140,42 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# --- Spec ---------------------------------------------------------------------------------------
+
+
+def _check_target(target: Mapping[str, str]) -> str | None:
+    folder = target.get("folder")
+    if folder is not None and (not _FOLDER_PATTERN.match(folder) or ".." in folder.split("/")):
+        return f"target folder {folder!r} must be a relative path of plain names (letters, digits, _ . -)"
+    return None
+
+
+def _describe(sync: SyncDefinition, sync_dir: Path | None) -> str:
+    folder = sync.file_folder(sync_dir if sync_dir is not None else Path())
+    return str(folder / f"{sync.segment}.jsonl")
+
+
+def _fingerprint_target(sync: SyncDefinition, sync_dir: Path | None) -> Mapping[str, str]:
+    if sync_dir is None:
+        return dict(sync.target)
+    return {"path": str(sync.file_folder(sync_dir).resolve() / sync.segment)}
+
+
+def _build(request: BuildRequest) -> FileDestination:
+    sync = request.sync
+    columns = [mapping.destination_field for mapping in sync.fields]
+    return FileDestination(sync.file_folder(request.sync_dir), sync.segment, columns)
+
+
+SPEC = DestinationSpec(
+    name="file",
+    build=_build,
+    describe=_describe,
+    # The files are rewritten after each committed batch, so batches are large.
+    default_commit_every=100_000,
+    optional_target=frozenset({"folder"}),
+    check_target=_check_target,
+    fingerprint_target=_fingerprint_target,
+)

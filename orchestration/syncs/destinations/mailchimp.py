@@ -25,9 +25,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -36,8 +37,6 @@ from orchestration.syncs.destinations.base import (
     BatchOutcome,
     Contact,
     DeliveryResult,
-    DestinationAuthError,
-    DestinationBase,
     DestinationError,
     FieldValue,
     Operation,
@@ -49,16 +48,19 @@ from orchestration.syncs.destinations.base import (
     finish,
     normalize_email,
     run_bounded,
-    scrub,
 )
+from orchestration.syncs.destinations.http import HttpDestination
 from orchestration.syncs.destinations.retry import (
     Clock,
-    Retrier,
     RetriesExhausted,
     RetryPolicy,
     Sleep,
     default_retryable,
 )
+from orchestration.syncs.destinations.spec import HTTP_OPTIONS, BuildRequest, DestinationSpec, OptionSpec
+
+if TYPE_CHECKING:
+    from orchestration.syncs.config import SyncDefinition
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ MAX_BATCH_MEMBERS = 500  # documented limit of POST /lists/{list_id}
 MAX_PAGE_SIZE = 1000  # documented maximum `count` of list endpoints
 MAX_CONNECTIONS = 10  # documented: 10 simultaneous connections per user, more → 429
 MAX_SEGMENT_MEMBERS = 500  # members_to_add / members_to_remove per call (unconfirmed)
+# The status a *new* member gets (pending: double opt-in); never applied to existing ones.
+STATUSES_IF_NEW = ("subscribed", "pending", "transactional")
 
 
 def subscriber_hash(email: str) -> str:
@@ -90,7 +94,7 @@ def base_url_for_key(api_key: str) -> str:
     return f"https://{dc}.api.mailchimp.com/3.0"
 
 
-class MailchimpDestination(DestinationBase):
+class MailchimpDestination(HttpDestination):
     name = "mailchimp"
     _repr_fields = ("list_id", "tag", "static_segment_id", "base_url")
 
@@ -113,7 +117,7 @@ class MailchimpDestination(DestinationBase):
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_MEMBERS:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH_MEMBERS}, got {batch_size}")
-        if status_if_new not in ("subscribed", "pending", "transactional"):
+        if status_if_new not in STATUSES_IF_NEW:
             # "pending" makes Mailchimp send its double opt-in mail to new members; "cleaned" is not settable.
             raise ValueError(
                 f"status_if_new must be subscribed, pending or transactional, got {status_if_new!r}"
@@ -124,27 +128,22 @@ class MailchimpDestination(DestinationBase):
             raise ValueError("give exactly one of tag or static_segment_id")
         if not 1 <= segment_batch_size <= MAX_SEGMENT_MEMBERS:
             raise ValueError(f"segment_batch_size must be 1..{MAX_SEGMENT_MEMBERS}, got {segment_batch_size}")
-        self._api_key = api_key
+        super().__init__(
+            api_key,
+            api_root(base_url) if base_url else base_url_for_key(api_key),
+            max_connections=max_connections,
+            timeout=timeout,
+            retry=retry,
+            sleep=sleep,
+            clock=clock,
+            auth=httpx.BasicAuth("crm-segments", api_key),
+        )
         self.list_id = list_id
         self.tag = tag
         self.static_segment_id = None if static_segment_id is None else str(static_segment_id)
         self.segment_batch_size = segment_batch_size
-        self.base_url = api_root(base_url) if base_url else base_url_for_key(api_key)
         self.status_if_new = status_if_new
         self.batch_size = batch_size
-        self.max_connections = max_connections
-        self._retrier = Retrier(retry, sleep=sleep, clock=clock)
-        # The pool limit is the hard guarantee for the 10-connection rule; the thread count matches it.
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            auth=httpx.BasicAuth("crm-segments", api_key),
-            timeout=httpx.Timeout(timeout, pool=None),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"Accept": "application/json"},
-        )
-
-    def close(self) -> None:
-        self._http.close()
 
     # --- upsert -----------------------------------------------------------------------------------
 
@@ -314,21 +313,17 @@ class MailchimpDestination(DestinationBase):
 
     # --- plumbing ---------------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = self._retrier.call(
-            lambda: self._http.request(method, path, **kwargs), retryable=_retryable, what=f"{method} {path}"
-        )
-        if response.status_code in (401, 403):
-            raise DestinationAuthError(
-                self.name, f"the API key was refused (HTTP {response.status_code}: {self._detail(response)})"
-            )
-        return response
+    def _retryable(self, response: httpx.Response) -> bool:
+        if default_retryable(response):
+            return True
+        # A 403 without a problem document is throttling as reported in the field, not a permission answer.
+        return response.status_code == 403 and "problem+json" not in response.headers.get("Content-Type", "")
 
     def _detail(self, response: httpx.Response) -> str:
         try:
             problem = response.json()
         except ValueError:
-            return scrub(f"HTTP {response.status_code}", self._api_key)
+            return self._scrub(f"HTTP {response.status_code}")
         if not isinstance(problem, dict):
             return f"HTTP {response.status_code}"
         title = problem.get("title") or f"HTTP {response.status_code}"
@@ -336,19 +331,12 @@ class MailchimpDestination(DestinationBase):
         field_errors = problem.get("errors") or []
         if field_errors:
             text += " [" + "; ".join(f"{e.get('field')}: {e.get('message')}" for e in field_errors) + "]"
-        return scrub(text, self._api_key)
+        return self._scrub(text)
 
     def _problem(self, exc: RetriesExhausted) -> str:
         if isinstance(exc.last, httpx.Response) and exc.last.status_code == 403:
             return f"{exc.describe()} (bare 403: Mailchimp throttling, or an access block)"
         return exc.describe()
-
-
-def _retryable(response: httpx.Response) -> bool:
-    if default_retryable(response):
-        return True
-    # A 403 without a problem document is throttling as reported in the field, not a permission answer.
-    return response.status_code == 403 and "problem+json" not in response.headers.get("Content-Type", "")
 
 
 def _merge_value(value: FieldValue) -> str | int | float:
@@ -364,3 +352,57 @@ def _iso(moment: datetime) -> str:
 
 def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# --- Spec ---------------------------------------------------------------------------------------
+
+
+def _describe(sync: SyncDefinition, sync_dir: Path | None) -> str:
+    target = sync.target
+    tag = target.get("tag")
+    where = f"tag {tag!r}" if tag is not None else f"static segment {target['static_segment_id']}"
+    return f"audience {target['audience_id']}, {where}"
+
+
+def _check_target(target: Mapping[str, str]) -> str | None:
+    if len({"tag", "static_segment_id"} & set(target)) != 1:
+        return "a mailchimp target needs exactly one of tag or static_segment_id"
+    segment_id = target.get("static_segment_id")
+    if segment_id is not None and not segment_id.isdigit():
+        return f"static_segment_id must be a number, got {segment_id!r}"
+    return None
+
+
+def _build(request: BuildRequest) -> MailchimpDestination:
+    target = request.sync.target
+    return MailchimpDestination(
+        request.api_key,
+        target["audience_id"],
+        target.get("tag"),
+        request.base_url,
+        static_segment_id=target.get("static_segment_id"),
+        retry=request.retry,
+        **request.options,
+    )
+
+
+SPEC = DestinationSpec(
+    name="mailchimp",
+    build=_build,
+    describe=_describe,
+    # 10 connections × 500 members, so a committed batch keeps every connection busy.
+    default_commit_every=5_000,
+    required_target=frozenset({"audience_id"}),
+    optional_target=frozenset({"tag", "static_segment_id"}),
+    check_target=_check_target,
+    options={
+        **HTTP_OPTIONS,
+        "status_if_new": OptionSpec(str, choices=STATUSES_IF_NEW),
+        "batch_size": OptionSpec(int),
+        "segment_batch_size": OptionSpec(int),
+        "max_connections": OptionSpec(int),
+    },
+    api_key_env="MAILCHIMP_API_KEY",
+    api_url_env="MAILCHIMP_API_URL",
+    default_retry=RetryPolicy(),
+)

@@ -37,7 +37,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -45,8 +46,6 @@ from orchestration.syncs.destinations.base import (
     BatchOutcome,
     Contact,
     DeliveryResult,
-    DestinationAuthError,
-    DestinationBase,
     DestinationError,
     FieldValue,
     RowError,
@@ -58,16 +57,13 @@ from orchestration.syncs.destinations.base import (
     finish,
     normalize_email,
     run_bounded,
-    scrub,
 )
-from orchestration.syncs.destinations.retry import (
-    Clock,
-    RateLimitGate,
-    Retrier,
-    RetriesExhausted,
-    RetryPolicy,
-    Sleep,
-)
+from orchestration.syncs.destinations.http import HttpDestination
+from orchestration.syncs.destinations.retry import Clock, RetriesExhausted, RetryPolicy, Sleep
+from orchestration.syncs.destinations.spec import HTTP_OPTIONS, BuildRequest, DestinationSpec, OptionSpec
+
+if TYPE_CHECKING:
+    from orchestration.syncs.config import SyncDefinition
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +99,7 @@ class _CustomField:
     field_type: str
 
 
-class SendGridDestination(DestinationBase):
+class SendGridDestination(HttpDestination):
     name = "sendgrid"
     _repr_fields = ("list_id", "base_url")
 
@@ -131,30 +127,27 @@ class SendGridDestination(DestinationBase):
             raise ValueError(f"max_body_bytes must be 1..{MAX_BODY_BYTES}")
         if not 1 <= search_batch_size <= MAX_SEARCH_EMAILS:
             raise ValueError(f"search_batch_size must be 1..{MAX_SEARCH_EMAILS}")
-        self._api_key = api_key
+        super().__init__(
+            api_key,
+            (base_url or DEFAULT_BASE_URL).rstrip("/"),
+            max_connections=max_connections,
+            timeout=timeout,
+            retry=retry,
+            sleep=sleep,
+            clock=clock,
+            headers={"Authorization": f"Bearer {api_key}"},
+            gate=True,
+        )
         self.list_id = list_id
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.max_contacts_per_request = max_contacts_per_request
         self.max_body_bytes = max_body_bytes
         self.search_batch_size = search_batch_size
         # Contact ids travel in the query string: 100 UUIDs keep the URL near 3.7 KB, under common limits.
         self.remove_batch_size = remove_batch_size
-        self.max_connections = max_connections
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self._sleep = sleep
-        self._retrier = Retrier(retry, sleep=sleep, clock=clock, gate=RateLimitGate(sleep, clock))
         self._fields: dict[str, _CustomField] | None = None
         self._fields_lock = threading.Lock()
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout, pool=None),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
-
-    def close(self) -> None:
-        self._http.close()
 
     # --- upsert -----------------------------------------------------------------------------------
 
@@ -429,16 +422,6 @@ class SendGridDestination(DestinationBase):
                 self._sleep(self.poll_interval)
         return None
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = self._retrier.call(
-            lambda: self._http.request(method, path, **kwargs), what=f"{method} {path}"
-        )
-        if response.status_code in (401, 403):
-            raise DestinationAuthError(
-                self.name, f"the API key was refused (HTTP {response.status_code}: {self._detail(response)})"
-            )
-        return response
-
     def _detail(self, response: httpx.Response) -> str:
         try:
             payload = response.json()
@@ -451,7 +434,7 @@ class SendGridDestination(DestinationBase):
             f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
             for e in errors
         )
-        return scrub(text, self._api_key)
+        return self._scrub(text)
 
 
 def _find(custom: dict[str, _CustomField], name: str) -> _CustomField | None:
@@ -492,3 +475,43 @@ def _rejected_rows(response: httpx.Response, size: int) -> dict[int, str]:
             message = str(error.get("message") or "rejected")
             rejected[index] = f"{rejected[index]}; {message}" if index in rejected else message
     return rejected
+
+
+# --- Spec ---------------------------------------------------------------------------------------
+
+
+def _describe(sync: SyncDefinition, sync_dir: Path | None) -> str:
+    return f"list {sync.target['list_id']}"
+
+
+def _build(request: BuildRequest) -> SendGridDestination:
+    return SendGridDestination(
+        request.api_key,
+        request.sync.target["list_id"],
+        request.base_url,
+        retry=request.retry,
+        **request.options,
+    )
+
+
+SPEC = DestinationSpec(
+    name="sendgrid",
+    build=_build,
+    describe=_describe,
+    # One upsert request's worth of contacts.
+    default_commit_every=MAX_CONTACTS_PER_REQUEST,
+    required_target=frozenset({"list_id"}),
+    options={
+        **HTTP_OPTIONS,
+        "max_contacts_per_request": OptionSpec(int),
+        "max_body_bytes": OptionSpec(int),
+        "search_batch_size": OptionSpec(int),
+        "remove_batch_size": OptionSpec(int),
+        "max_connections": OptionSpec(int),
+        "poll_interval": OptionSpec(float),
+        "max_polls": OptionSpec(int),
+    },
+    api_key_env="SENDGRID_API_KEY",
+    api_url_env="SENDGRID_API_URL",
+    default_retry=RetryPolicy(),
+)

@@ -34,7 +34,8 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -43,7 +44,6 @@ from orchestration.syncs.destinations.base import (
     Contact,
     DeliveryResult,
     DestinationAuthError,
-    DestinationBase,
     DestinationError,
     FieldValue,
     RowError,
@@ -54,9 +54,13 @@ from orchestration.syncs.destinations.base import (
     dedupe_emails,
     finish,
     run_bounded,
-    scrub,
 )
-from orchestration.syncs.destinations.retry import Clock, Retrier, RetriesExhausted, RetryPolicy, Sleep
+from orchestration.syncs.destinations.http import HttpDestination
+from orchestration.syncs.destinations.retry import Clock, RetriesExhausted, RetryPolicy, Sleep
+from orchestration.syncs.destinations.spec import HTTP_OPTIONS, BuildRequest, DestinationSpec, OptionSpec
+
+if TYPE_CHECKING:
+    from orchestration.syncs.config import SyncDefinition
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +74,10 @@ EXPORT_PAGE_SIZE = 5000
 EXPORT_FIELDS = ("email", "email_status", "email_unsubscribed_list_ids")
 # email_status → the kind of opt-out it is
 OPT_OUT_STATUSES = {"unsubscribed": "unsubscribed", "blocked": "cleaned"}
+LANGS = ("en", "ru")
 
 
-class UnisenderDestination(DestinationBase):
+class UnisenderDestination(HttpDestination):
     name = "unisender"
     _repr_fields = ("list_id", "base_url", "lang")
 
@@ -93,25 +98,21 @@ class UnisenderDestination(DestinationBase):
     ) -> None:
         if not 1 <= batch_size <= MAX_IMPORT_ROWS:
             raise ValueError(f"batch_size must be 1..{MAX_IMPORT_ROWS}, got {batch_size}")
-        if lang not in ("en", "ru"):
+        if lang not in LANGS:
             raise ValueError(f"lang must be 'en' or 'ru', got {lang!r}")
-        self._api_key = api_key
+        super().__init__(
+            api_key,
+            (base_url or DEFAULT_BASE_URL).rstrip("/"),
+            max_connections=max_connections,
+            timeout=timeout,
+            retry=retry or DEFAULT_RETRY,
+            sleep=sleep,
+            clock=clock,
+        )
         self.list_id = str(list_id)
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.lang = lang
         self.batch_size = batch_size
         self.double_optin = double_optin
-        self.max_connections = max_connections
-        self._retrier = Retrier(retry or DEFAULT_RETRY, sleep=sleep, clock=clock)
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout, pool=None),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"Accept": "application/json"},
-        )
-
-    def close(self) -> None:
-        self._http.close()
 
     # --- upsert -----------------------------------------------------------------------------------
 
@@ -232,11 +233,7 @@ class UnisenderDestination(DestinationBase):
     def _call(self, method: str, form: dict[str, str]) -> dict[str, Any]:
         path = f"/{self.lang}/api/{method}"
         body = {"api_key": self._api_key, **form}
-        response = self._retrier.call(
-            lambda: self._http.post(path, params={"format": "json"}, data=body), what=f"unisender {method}"
-        )
-        if response.status_code in (401, 403):
-            raise DestinationAuthError(self.name, f"the API key was refused (HTTP {response.status_code})")
+        response = self._send("POST", path, what=f"unisender {method}", params={"format": "json"}, data=body)
         try:
             answer = response.json()
         except ValueError:
@@ -249,8 +246,11 @@ class UnisenderDestination(DestinationBase):
             raise DestinationError(self.name, f"{method}: HTTP {response.status_code}")
         return answer
 
+    def _refusal(self, response: httpx.Response) -> str:
+        return f"the API key was refused (HTTP {response.status_code})"
+
     def _error_text(self, answer: dict[str, Any]) -> str:
-        return scrub(f"{answer.get('code', 'error')}: {answer.get('error', '')}", self._api_key)
+        return self._scrub(f"{answer.get('code', 'error')}: {answer.get('error', '')}")
 
 
 def _cell(value: FieldValue) -> str:
@@ -263,3 +263,40 @@ def _opt_out_kind(record: dict[str, str], list_id: str) -> UnsubscribeKind | Non
         return OPT_OUT_STATUSES[status]  # type: ignore[return-value]
     unsubscribed_from = {item.strip() for item in record.get("email_unsubscribed_list_ids", "").split(",")}
     return "unsubscribed" if list_id in unsubscribed_from else None
+
+
+# --- Spec ---------------------------------------------------------------------------------------
+
+
+def _describe(sync: SyncDefinition, sync_dir: Path | None) -> str:
+    return f"list {sync.target['list_id']}"
+
+
+def _build(request: BuildRequest) -> UnisenderDestination:
+    return UnisenderDestination(
+        request.api_key,
+        request.sync.target["list_id"],
+        request.base_url,
+        retry=request.retry,
+        **request.options,
+    )
+
+
+SPEC = DestinationSpec(
+    name="unisender",
+    build=_build,
+    describe=_describe,
+    # 4 connections × 500 rows.
+    default_commit_every=2_000,
+    required_target=frozenset({"list_id"}),
+    options={
+        **HTTP_OPTIONS,
+        "lang": OptionSpec(str, choices=LANGS),
+        "batch_size": OptionSpec(int),
+        "double_optin": OptionSpec(int, allow_zero=True),
+        "max_connections": OptionSpec(int),
+    },
+    api_key_env="UNISENDER_API_KEY",
+    api_url_env="UNISENDER_API_URL",
+    default_retry=DEFAULT_RETRY,
+)

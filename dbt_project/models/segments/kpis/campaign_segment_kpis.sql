@@ -32,10 +32,8 @@ split_members as (
     where member_group != 'all'
 ),
 
--- Customers with the same memberships (segments and groups) form one membership set; there are a
--- few thousand sets for a million customers. Emails are added up per campaign and set (a join
--- with one row per customer), and only those sums fan out to the set's segments: joining every
--- email with every segment of its customer would multiply the emails by the segments per customer.
+-- Customers with the same memberships (segments and groups) form one membership set. Emails are
+-- added up per campaign and set, and only those sums fan out to the set's segments.
 customer_membership_sets as (
     select
         customer_id,

@@ -12,9 +12,7 @@ cleaned as (
         {{ parse_decimal('source.cost') }} as cost,
         source.sent_at as sent_at_text,
         source.cost as cost_text,
-        {{ json_record('source', [
-            'campaign_id', 'name', 'channel', 'sent_at', 'cost',
-        ]) }} as raw_record,
+        {{ json_record('source', staged_raw_columns('campaigns')) }} as raw_record,
         source._source_file,
         source._source_row
     from source

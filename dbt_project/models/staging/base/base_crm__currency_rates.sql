@@ -9,7 +9,7 @@ cleaned as (
         upper({{ clean_text('source.currency') }}) as currency,
         {{ parse_date('source.valid_from') }} as valid_from,
         {{ dbt.safe_cast(clean_text('source.rate'), 'decimal(18, 6)') }} as rate_to_reporting,
-        {{ json_record('source', ['currency', 'valid_from', 'rate']) }} as raw_record,
+        {{ json_record('source', staged_raw_columns('currency_rates')) }} as raw_record,
         source._source_file,
         source._source_row
     from source

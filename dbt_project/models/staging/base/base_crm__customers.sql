@@ -35,11 +35,7 @@ cleaned as (
         source.email_opt_in as email_opt_in_text,
         source.created_at as created_at_text,
         source.updated_at as updated_at_text,
-        {{ json_record('source', [
-            'customer_id', 'email', 'phone', 'first_name', 'last_name', 'gender', 'birth_date',
-            'city', 'region', 'country', 'timezone', 'acquisition_channel', 'lead_status',
-            'email_opt_in', 'created_at', 'updated_at',
-        ]) }} as raw_record,
+        {{ json_record('source', staged_raw_columns('customers')) }} as raw_record,
         source._source_file,
         source._source_row
     from source

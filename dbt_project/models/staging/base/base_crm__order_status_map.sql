@@ -8,7 +8,7 @@ cleaned as (
     select
         {{ clean_lower('source.raw_status') }} as raw_status,
         {{ clean_lower('source.order_status') }} as order_status,
-        {{ json_record('source', ['raw_status', 'order_status']) }} as raw_record,
+        {{ json_record('source', staged_raw_columns('order_status_map')) }} as raw_record,
         source._source_file,
         source._source_row
     from source
