@@ -38,17 +38,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+class _ModuleScheduling:
     """pytest-xdist sends each test module to one worker whole, so its module fixtures are built
     once, and the modules of the sample replay to one worker together."""
-    from xdist.scheduler import LoadScopeScheduling
 
-    class ModuleScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "sample_replay" if module in SAMPLE_REPLAY_MODULES else module
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: object) -> object:
+        from xdist.scheduler import LoadScopeScheduling
 
-    return ModuleScheduling(config, log)
+        class ModuleScheduling(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                module = nodeid.split("::", 1)[0]
+                return "sample_replay" if module in SAMPLE_REPLAY_MODULES else module
+
+        return ModuleScheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The hook exists only where pytest-xdist is loaded (not under `-p no:xdist`).
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_ModuleScheduling(), "crm_segments_module_scheduling")
 
 
 @pytest.fixture(scope="session", autouse=True)

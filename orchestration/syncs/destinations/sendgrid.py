@@ -37,8 +37,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -60,10 +59,13 @@ from orchestration.syncs.destinations.base import (
 )
 from orchestration.syncs.destinations.http import HttpDestination
 from orchestration.syncs.destinations.retry import Clock, RetriesExhausted, RetryPolicy, Sleep
-from orchestration.syncs.destinations.spec import HTTP_OPTIONS, BuildRequest, DestinationSpec, OptionSpec
-
-if TYPE_CHECKING:
-    from orchestration.syncs.config import SyncDefinition
+from orchestration.syncs.destinations.spec import (
+    HTTP_OPTIONS,
+    DestinationSpec,
+    OptionSpec,
+    build_list_client,
+    describe_list,
+)
 
 log = logging.getLogger(__name__)
 
@@ -480,24 +482,10 @@ def _rejected_rows(response: httpx.Response, size: int) -> dict[int, str]:
 # --- Spec ---------------------------------------------------------------------------------------
 
 
-def _describe(sync: SyncDefinition, sync_dir: Path | None) -> str:
-    return f"list {sync.target['list_id']}"
-
-
-def _build(request: BuildRequest) -> SendGridDestination:
-    return SendGridDestination(
-        request.api_key,
-        request.sync.target["list_id"],
-        request.base_url,
-        retry=request.retry,
-        **request.options,
-    )
-
-
 SPEC = DestinationSpec(
     name="sendgrid",
-    build=_build,
-    describe=_describe,
+    build=build_list_client(SendGridDestination),
+    describe=describe_list,
     # One upsert request's worth of contacts.
     default_commit_every=MAX_CONTACTS_PER_REQUEST,
     required_target=frozenset({"list_id"}),

@@ -118,3 +118,18 @@ RETRY_OPTIONS: dict[str, OptionSpec] = {
     "max_server_wait": OptionSpec(float),
 }
 HTTP_OPTIONS: dict[str, OptionSpec] = {"timeout": OptionSpec(float), **RETRY_OPTIONS}
+
+
+def describe_list(sync: SyncDefinition, sync_dir: Path | None) -> str:
+    """The target of a platform that delivers to one list (`list_id`)."""
+    return f"list {sync.target['list_id']}"
+
+
+def build_list_client(client: Callable[..., Destination]) -> Callable[[BuildRequest], Destination]:
+    """`build` for a platform whose client takes (api key, list id, base URL, retry=, **options)."""
+
+    def build(request: BuildRequest) -> Destination:
+        target = request.sync.target["list_id"]
+        return client(request.api_key, target, request.base_url, retry=request.retry, **request.options)
+
+    return build

@@ -34,8 +34,7 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -57,10 +56,13 @@ from orchestration.syncs.destinations.base import (
 )
 from orchestration.syncs.destinations.http import HttpDestination
 from orchestration.syncs.destinations.retry import Clock, RetriesExhausted, RetryPolicy, Sleep
-from orchestration.syncs.destinations.spec import HTTP_OPTIONS, BuildRequest, DestinationSpec, OptionSpec
-
-if TYPE_CHECKING:
-    from orchestration.syncs.config import SyncDefinition
+from orchestration.syncs.destinations.spec import (
+    HTTP_OPTIONS,
+    DestinationSpec,
+    OptionSpec,
+    build_list_client,
+    describe_list,
+)
 
 log = logging.getLogger(__name__)
 
@@ -268,24 +270,10 @@ def _opt_out_kind(record: dict[str, str], list_id: str) -> UnsubscribeKind | Non
 # --- Spec ---------------------------------------------------------------------------------------
 
 
-def _describe(sync: SyncDefinition, sync_dir: Path | None) -> str:
-    return f"list {sync.target['list_id']}"
-
-
-def _build(request: BuildRequest) -> UnisenderDestination:
-    return UnisenderDestination(
-        request.api_key,
-        request.sync.target["list_id"],
-        request.base_url,
-        retry=request.retry,
-        **request.options,
-    )
-
-
 SPEC = DestinationSpec(
     name="unisender",
-    build=_build,
-    describe=_describe,
+    build=build_list_client(UnisenderDestination),
+    describe=describe_list,
     # 4 connections × 500 rows.
     default_commit_every=2_000,
     required_target=frozenset({"list_id"}),
