@@ -23,6 +23,9 @@ from orchestration.landing import land_raw_files
 from orchestration.settings import PROJECT_DIR, Settings
 from tests.conftest import TINY_RAW_DIR
 
+# Whole pipeline runs, Dagster jobs or `make` processes: `make test-fast` skips them.
+pytestmark = pytest.mark.slow
+
 TINY_CUSTOMERS = 300
 
 

@@ -209,6 +209,7 @@ def test_a_run_prints_a_line_per_step_and_logs_the_rest_once(
         assert "a library's chatter" not in text
 
 
+@pytest.mark.slow
 def test_a_catalogue_typo_fails_the_job_once_fast_with_one_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

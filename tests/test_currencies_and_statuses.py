@@ -108,6 +108,7 @@ def test_an_order_before_its_currencys_first_rate_takes_the_earliest_and_says_so
     ]
 
 
+@pytest.mark.slow
 def test_the_shops_own_rates_and_statuses_override_the_seeds_and_restage_the_orders(
     foreign_currencies: tuple[Settings, Path], tmp_path: Path
 ) -> None:

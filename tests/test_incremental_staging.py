@@ -19,6 +19,9 @@ from orchestration.landing import land_raw_files
 from orchestration.settings import Settings
 from tests.conftest import TINY_AS_OF, TINY_RAW_DIR
 
+# Whole pipeline runs, Dagster jobs or `make` processes: `make test-fast` skips them.
+pytestmark = pytest.mark.slow
+
 BASE_MODELS = ("base_crm__orders", "base_crm__order_items", "base_crm__email_events")
 EMAIL_FACT = "int_email_first_events"
 QUARANTINE = "quarantined_rows"

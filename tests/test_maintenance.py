@@ -13,6 +13,9 @@ from orchestration.dbt_runner import run_dbt
 from orchestration.settings import Settings
 from tests.conftest import TINY_AS_OF, TINY_RAW_DIR, query
 
+# Whole pipeline runs, Dagster jobs or `make` processes: `make test-fast` skips them.
+pytestmark = pytest.mark.slow
+
 LEFT_BEHIND = {
     ("intermediate", "int_kpis__emails"),  # the model was renamed int_emails
     ("marts", "customer_rfm__dbt_backup"),  # an interrupted table swap

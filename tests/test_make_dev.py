@@ -22,6 +22,9 @@ import pytest
 
 from orchestration.dev import PROJECT_DIR
 
+# Whole pipeline runs, Dagster jobs or `make` processes: `make test-fast` skips them.
+pytestmark = pytest.mark.slow
+
 STARTUP_TIMEOUT = 240  # s; the UI answers after ~35 s on two busy cores
 SHUTDOWN_BOUND = 20  # s; measured 3.6–5.7 s
 

@@ -24,6 +24,9 @@ from orchestration.quality.validation import validate
 from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
 from tests.conftest import TINY_RAW_DIR, SampleReplay, query
 
+# Whole pipeline runs, Dagster jobs or `make` processes: `make test-fast` skips them.
+pytestmark = pytest.mark.slow
+
 AS_OF = date(2024, 6, 30)
 ORDER_HEADER = "order_id,customer_id,ordered_at,amount,status,currency"
 MODELS_DOWNSTREAM = ("customer_rfm", "dim_customers", "customer_lifecycle", "customer_predictions")
