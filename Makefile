@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # The Dagster UI's port: make dev PORT=3001
 PORT ?= 3000
 
-.PHONY: install run replay check-segments test test-fast pytest lint format dev sample bench lock clean
+.PHONY: install run replay segments check-segments test test-fast pytest lint format dev sample bench lock clean
 
 install: $(INSTALLED)
 
@@ -29,6 +29,10 @@ run: $(INSTALLED)
 replay: $(INSTALLED)
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7] [REBUILD=1]"; exit 2; }
 	$(BIN)/python -m orchestration replay --from $(FROM) --to $(TO) --step $(or $(STEP),1) $(if $(REBUILD),--rebuild-history)
+
+# Compiles the segment catalogue into dbt files (a plain `dbt build` then builds the segments).
+segments: $(INSTALLED)
+	$(BIN)/python -m orchestration segments compile
 
 # Checks the segment catalogue against the existing warehouse: every problem, member counts; writes nothing.
 check-segments: $(INSTALLED)

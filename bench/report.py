@@ -876,7 +876,8 @@ def _explanation(scale: Scale) -> list[str]:
     )[:4]
     bullets = [
         f"- **dbt start-up** (project and profile load, parse, compile, connection) takes {seconds(startup)} "
-        f"over the build's two dbt invocations ({share(startup)} of the wall time), whatever the data size. "
+        f"over the build's {len(invocations)} dbt invocation{'s' if len(invocations) != 1 else ''} "
+        f"({share(startup)} of the wall time), whatever the data size. "
         f"dbt parsed the whole project from scratch {reparses} times in the full build and the nightly run "
         '(its log says "Unable to do partial parsing": no saved manifest in a fresh directory, or the '
         "project changed). The as-of date reaches dbt as the environment variable CRM_SEGMENTS_AS_OF, not "

@@ -7,7 +7,8 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 from dbt.cli.main import dbtRunner
 
-from orchestration.settings import PROJECT_DIR
+from orchestration.segments.dbt_files import ensure_dbt_files
+from orchestration.settings import DEFAULT_COMPILED_DIR, PROJECT_DIR, Settings, SettingsError
 
 # Dagster's own copy of dbt's artifacts, apart from the target/ a developer's `dbt` commands use.
 DAGSTER_TARGET_PATH = Path("target") / "dagster"
@@ -22,11 +23,21 @@ _SOURCE_DIRS = ("dbt_project", "seeds")
 _SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
 
 
-def _newest_source_mtime() -> float:
+def _newest_source_mtime(compiled_dir: Path) -> float:
     paths = [PROJECT_DIR / name for name in _SOURCE_FILES]
-    for folder in _SOURCE_DIRS:
-        paths += [path for path in (PROJECT_DIR / folder).rglob("*") if path.is_file()]
+    for folder in [*(PROJECT_DIR / name for name in _SOURCE_DIRS), compiled_dir]:
+        paths += [path for path in folder.rglob("*") if path.is_file()]
     return max(path.stat().st_mtime for path in paths)
+
+
+def _compiled_segments() -> Path:
+    """The folder of the compiled segment catalogue this process's dbt reads, with its files written."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError:
+        return DEFAULT_COMPILED_DIR  # the run itself reports the setting
+    ensure_dbt_files(settings.catalog_path, settings.compiled_dir)
+    return settings.compiled_dir
 
 
 def ensure_manifest() -> Path:
@@ -36,7 +47,8 @@ def ensure_manifest() -> Path:
     definitions in plain processes (and on a fresh clone) too.
     """
     manifest = crm_dbt_project.manifest_path
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
+    compiled_dir = _compiled_segments()
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(compiled_dir):
         result = dbtRunner().invoke(
             [
                 "parse",

@@ -11,6 +11,7 @@ from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from orchestration.quality.gates import warehouse_gate_failures
+from orchestration.segments.dbt_files import ensure_dbt_files
 from orchestration.settings import PROJECT_DIR, Settings
 
 
@@ -71,6 +72,7 @@ def run_dbt(
 
     `extra_vars` overrides project vars (rfm_method, rfm_bins, …) for this invocation.
     """
+    ensure_dbt_files(settings.catalog_path, settings.compiled_dir)
     with environment(settings.dbt_env()):
         try:
             args = dbt_args(command, *more, target_path=target_path, extra_vars=extra_vars)

@@ -10,16 +10,9 @@ from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.landing import LandedTable, land_raw_files
 from orchestration.rfm_cut_points import CutPoint, format_cut_points, read_cut_points
-from orchestration.segments.catalog import (
-    CompiledCatalog,
-    compile_catalog,
-    land_catalog,
-    load_catalog_file,
-    warehouse_fields,
-)
+from orchestration.segments.catalog import CompiledCatalog
+from orchestration.segments.dbt_files import write_dbt_files
 from orchestration.settings import Settings
-
-SEGMENTS_TAG = "segments"
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +42,14 @@ def land(settings: Settings) -> list[LandedTable]:
 
 
 def build(settings: Settings, extra_vars: dict[str, object] | None = None) -> None:
-    """The marts, then the segment catalogue compiled against them, then segments and history."""
-    run_dbt("build", settings, "--exclude", f"tag:{SEGMENTS_TAG}", extra_vars=extra_vars)
+    """The segment catalogue compiled into dbt files, then one `dbt build` of everything."""
     compile_segments(settings)
-    run_dbt("build", settings, "--select", f"tag:{SEGMENTS_TAG}", extra_vars=extra_vars)
+    run_dbt("build", settings, extra_vars=extra_vars)
 
 
 def compile_segments(settings: Settings) -> CompiledCatalog:
-    """Validates and compiles the segment catalogue for this run's as-of date and lands it."""
-    definitions = load_catalog_file(settings.catalog_path)
-    with connect_warehouse(settings.duckdb_path) as con:
-        catalog = compile_catalog(
-            definitions, warehouse_fields(con), settings.as_of, settings.catalog_path.parent
-        )
-        land_catalog(con, catalog)
-    return catalog
+    """Validates the segment catalogue and writes it as dbt files (raises naming every problem)."""
+    return write_dbt_files(settings.catalog_path, settings.compiled_dir)
 
 
 def summarise(settings: Settings) -> RunSummary:

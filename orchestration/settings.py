@@ -12,6 +12,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_RAW_DIR = PROJECT_DIR / "orchestration" / "sample_data" / "raw"
 DEFAULT_DUCKDB_PATH = PROJECT_DIR / "crm_segments.duckdb"
 DEFAULT_CATALOG_PATH = PROJECT_DIR / "dbt_project" / "segments" / "catalog.yml"
+# Where the catalogue compiles to dbt files; dbt_project.yml reads the same variable, relative to the
+# project (dbt writes a model's run SQL under target/ at its path: an absolute one would be the model).
+COMPILED_DIR_ENV = "CRM_SEGMENTS_COMPILED_DIR"
+DEFAULT_COMPILED_DIR = PROJECT_DIR / "dbt_project" / "segments" / "compiled"
 # `make run` / `make replay` stream every Dagster event and dbt's output (like `-v`).
 VERBOSE_ENV = "CRM_SEGMENTS_VERBOSE"
 
@@ -26,6 +30,7 @@ class Settings:
     as_of: date
     duckdb_path: Path
     catalog_path: Path = DEFAULT_CATALOG_PATH
+    compiled_dir: Path = DEFAULT_COMPILED_DIR
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, today: date | None = None) -> Settings:
@@ -35,6 +40,7 @@ class Settings:
             as_of=_as_of(env.get("CRM_SEGMENTS_AS_OF"), today or datetime.now(UTC).date()),
             duckdb_path=_duckdb_path(env.get("CRM_SEGMENTS_DUCKDB")),
             catalog_path=_catalog_path(env.get("CRM_SEGMENTS_CATALOG")),
+            compiled_dir=_compiled_dir(env.get(COMPILED_DIR_ENV)),
         )
 
     def dbt_env(self) -> dict[str, str]:
@@ -43,6 +49,7 @@ class Settings:
             "CRM_SEGMENTS_RAW_DIR": str(self.raw_dir),
             "CRM_SEGMENTS_AS_OF": self.as_of.isoformat(),
             "CRM_SEGMENTS_DUCKDB": str(self.duckdb_path),
+            COMPILED_DIR_ENV: self.compiled_dir.relative_to(PROJECT_DIR).as_posix(),
         }
 
 
@@ -82,6 +89,20 @@ def _catalog_path(value: str | None) -> Path:
     if not path.is_file():
         raise SettingsError(
             f"CRM_SEGMENTS_CATALOG={value!r} is not a file (it should be a segment catalogue YAML)"
+        )
+    return path
+
+
+def _compiled_dir(value: str | None) -> Path:
+    if not value:
+        return DEFAULT_COMPILED_DIR
+    path = Path(value).expanduser()
+    path = (path if path.is_absolute() else PROJECT_DIR / path).resolve()
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{COMPILED_DIR_ENV}={value!r} is a file; it should name a folder")
+    if not path.is_relative_to(PROJECT_DIR):
+        raise SettingsError(
+            f"{COMPILED_DIR_ENV}={value!r} must be a folder inside the project ({PROJECT_DIR})"
         )
     return path
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass
@@ -14,7 +15,13 @@ import duckdb
 import pytest
 
 from orchestration import pipeline
-from orchestration.settings import DEFAULT_CATALOG_PATH, DEFAULT_RAW_DIR, Settings
+from orchestration.settings import (
+    DEFAULT_CATALOG_PATH,
+    DEFAULT_COMPILED_DIR,
+    DEFAULT_RAW_DIR,
+    PROJECT_DIR,
+    Settings,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_RAW_DIR = FIXTURES / "tiny"
@@ -72,6 +79,13 @@ def _dbt_artifacts_outside_the_project(tmp_path_factory: pytest.TempPathFactory)
 BuildWarehouse = Callable[..., Path]
 
 
+def compiled_segments_dir() -> Path:
+    """A new folder for a test catalogue's dbt files: inside the project, as dbt needs (under target/)."""
+    parent = PROJECT_DIR / "target" / "test_segments"
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent))
+
+
 @pytest.fixture(scope="session")
 def build_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuildWarehouse:
     """Lands `raw_dir` and runs `dbt build` as of `as_of` into a new DuckDB file; returns its path."""
@@ -84,7 +98,11 @@ def build_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuildWarehouse:
         catalog_path: Path = DEFAULT_CATALOG_PATH,
     ) -> Path:
         path = duckdb_path or tmp_path_factory.mktemp("warehouse") / "crm.duckdb"
-        settings = Settings(raw_dir=raw_dir, as_of=as_of, duckdb_path=path, catalog_path=catalog_path)
+        # Another catalogue compiles into a folder of its own, never over the project's compiled one.
+        compiled_dir = (
+            DEFAULT_COMPILED_DIR if catalog_path == DEFAULT_CATALOG_PATH else compiled_segments_dir()
+        )
+        settings = Settings(raw_dir, as_of, path, catalog_path, compiled_dir)
         pipeline.run(settings, extra_vars=extra_vars)
         return path
 

@@ -136,7 +136,7 @@ def test_replay_prints_a_line_per_date_the_syncs_and_where_the_full_log_is(
     assert len(lines) < 120
     text = log.read_text(encoding="utf-8")
     assert text.count('Started execution of step "segment_catalog"') == 2  # once per date
-    assert text.count("Running with dbt=") == 4  # two dbt steps per date
+    assert text.count("Running with dbt=") == 2  # one dbt build per date
     assert "INFO:dagster.builtin:" not in text
 
 

@@ -118,6 +118,12 @@ def custom_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"key": "vip_invitees", "name": "Invitees", "list": "vip_invitees.csv"},
             {"key": "moscow", "name": "Moscow", "rule": {"city": {"=": "Moscow"}}},
             {"key": "injected", "name": "Injection", "rule": {"city": {"=": "Moscow' or 1=1 --"}}},
+            # Jinja in a value stays text: the compiled dbt model must not run it.
+            {
+                "key": "braces",
+                "name": "Braces",
+                "rule": {"city": {"in": ["{{ exceptions.raise_compiler_error('ran') }}", "a\\b", "Moscow"]}},
+            },
             {
                 "key": "everyone",
                 "name": "Everyone",
@@ -150,7 +156,12 @@ def test_static_list_members_and_unmatched_rows(custom_warehouse: Path) -> None:
 
 def test_injection_attempt_matches_nobody_and_breaks_nothing(custom_warehouse: Path) -> None:
     sizes = dict(query(custom_warehouse, "select segment_key, members from marts.segment_catalog"))
-    assert sizes == {"vip_invitees": 2, "moscow": 1, "injected": 0, "everyone": 8}
+    assert sizes == {"vip_invitees": 2, "moscow": 1, "injected": 0, "braces": 1, "everyone": 8}
+    predicates = dict(query(custom_warehouse, "select segment_key, predicate_sql from marts.segment_catalog"))
+    assert predicates["injected"] == "base.city = 'Moscow'' or 1=1 --'"
+    assert predicates["braces"] == (
+        "base.city in ('{{ exceptions.raise_compiler_error(''ran'') }}', 'a\\b', 'Moscow')"
+    )
 
 
 def test_holdout_is_a_stable_hash_of_segment_and_customer(custom_warehouse: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.settings import DEFAULT_DUCKDB_PATH, DEFAULT_RAW_DIR, Settings, SettingsError
+from orchestration.settings import DEFAULT_DUCKDB_PATH, DEFAULT_RAW_DIR, PROJECT_DIR, Settings, SettingsError
 
 
 def test_defaults_are_the_bundled_sample_today_and_a_file_in_the_project() -> None:
@@ -28,7 +28,12 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         "CRM_SEGMENTS_RAW_DIR": str(tmp_path.resolve()),
         "CRM_SEGMENTS_AS_OF": "2024-06-30",
         "CRM_SEGMENTS_DUCKDB": str((tmp_path / "w.duckdb").resolve()),
+        "CRM_SEGMENTS_COMPILED_DIR": "dbt_project/segments/compiled",
     }
+    # Relative to the project, as dbt reads it; a folder outside the project is refused.
+    other = Settings.from_env({"CRM_SEGMENTS_COMPILED_DIR": "target/my_segments"})
+    assert other.compiled_dir == PROJECT_DIR / "target" / "my_segments"
+    assert other.dbt_env()["CRM_SEGMENTS_COMPILED_DIR"] == "target/my_segments"
 
 
 @pytest.mark.parametrize(
@@ -43,6 +48,11 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
             "CRM_SEGMENTS_RAW_DIR",
             "/no/such/folder",
             r"CRM_SEGMENTS_RAW_DIR='/no/such/folder' is not a folder",
+        ),
+        (
+            "CRM_SEGMENTS_COMPILED_DIR",
+            "/tmp/segments",
+            r"CRM_SEGMENTS_COMPILED_DIR='/tmp/segments' must be a folder inside the project \(/",
         ),
     ],
 )

@@ -35,3 +35,9 @@
     {%- endif -%}
     {{ return(days | int) }}
 {%- endmacro %}
+
+{#- The date `days` days before the as-of date, written YYYY-MM-DD (segment rules: within last days). -#}
+{% macro as_of_days_ago(days) -%}
+    {%- set as_of = modules.datetime.datetime.strptime(as_of_date_string() | trim, '%Y-%m-%d') -%}
+    {{- (as_of - modules.datetime.timedelta(days=days)).strftime('%Y-%m-%d') -}}
+{%- endmacro %}

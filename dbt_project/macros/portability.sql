@@ -80,3 +80,18 @@
 {% macro day_bucket(column, days) -%}
     floor({{ dbt.datediff("cast('1970-01-01' as date)", column, 'day') }} / {{ days }})
 {%- endmacro %}
+
+
+{#- `value` as a SQL string literal (segment rules whose text has braces or backslashes). -#}
+{% macro segment_text_literal(value) -%}
+    {{ return(adapter.dispatch('segment_text_literal', 'crm_segments')(value)) }}
+{%- endmacro %}
+
+{% macro default__segment_text_literal(value) -%}
+    '{{ value | replace("'", "''") }}'
+{%- endmacro %}
+
+{#- Spark reads backslash escapes inside string literals. -#}
+{% macro spark__segment_text_literal(value) -%}
+    '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}

@@ -7,10 +7,11 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.assets.failures import failure_without_retry, no_retry_on_deterministic_errors
-from orchestration.assets.raw import MANIFEST_NAME, raw_asset_key
+from orchestration.assets.raw import MANIFEST_NAME, SEGMENT_CATALOG_KEY, raw_asset_key
 from orchestration.dbt_project import crm_dbt_project, ensure_manifest
 from orchestration.dbt_runner import environment
 from orchestration.resources import CrmSettingsResource
+from orchestration.segments.dbt_files import GENERATED_NODES
 
 
 class CrmDbtTranslator(DagsterDbtTranslator):
@@ -27,6 +28,8 @@ class CrmDbtTranslator(DagsterDbtTranslator):
             # Seeds have no upstream in dbt; without this edge Dagster may start dbt before the landing
             # has created the warehouse file.
             spec = spec.merge_attributes(deps=[raw_asset_key(MANIFEST_NAME)])
+        if props["name"] in GENERATED_NODES:
+            spec = spec.merge_attributes(deps=[SEGMENT_CATALOG_KEY])
         return spec
 
 

@@ -21,6 +21,10 @@ def raw_asset_key(table_name: str) -> dg.AssetKey:
     return dg.AssetKey([RAW_GROUP, table_name])
 
 
+# The segment catalogue compiled into dbt files (assets/segments.py): upstream of those dbt nodes.
+SEGMENT_CATALOG_KEY = raw_asset_key("segment_catalog")
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(

@@ -1,33 +1,30 @@
-"""The segment catalogue as an asset: compiled against the marts, landed for the segment models."""
+"""The segment catalogue as an asset: validated and compiled into the dbt files the segment models read."""
 
 import dagster as dg
 
 from orchestration.assets.failures import no_retry_on_deterministic_errors
-from orchestration.assets.raw import RAW_GROUP, raw_asset_key
+from orchestration.assets.raw import RAW_GROUP, SEGMENT_CATALOG_KEY
 from orchestration.pipeline import compile_segments
 from orchestration.resources import CrmSettingsResource
 
-SEGMENT_BASE_KEY = dg.AssetKey(["intermediate", "int_segment_customer_base"])
 
-
+# A multi-asset of one: its step is `segment_catalog`, the name the progress lines and the log use.
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            raw_asset_key("_segment_catalog"),
+            SEGMENT_CATALOG_KEY,
             group_name=RAW_GROUP,
-            description="The segment catalogue (dbt_project/segments/catalog.yml), validated and compiled",
-            deps=[SEGMENT_BASE_KEY],
-        ),
-        dg.AssetSpec(
-            raw_asset_key("_static_segment_members"),
-            group_name=RAW_GROUP,
-            description="Rows of the uploaded static segment lists",
-            deps=[SEGMENT_BASE_KEY],
-        ),
-    ],
-    can_subset=False,
+            description=(
+                "The segment catalogue (dbt_project/segments/catalog.yml) and its static lists, compiled "
+                "into the seeds segment_definitions and static_segment_list_rows and the models "
+                "int_segment_rule_matches and int_segment_predicates"
+            ),
+        )
+    ]
 )
-def segment_catalog(context: dg.AssetExecutionContext, crm_settings: CrmSettingsResource):
+def segment_catalog(
+    context: dg.AssetExecutionContext, crm_settings: CrmSettingsResource
+) -> dg.MaterializeResult:
     with no_retry_on_deterministic_errors():
         settings = crm_settings.for_run(context)
     # A typo in the catalogue fails here once, naming the file, the segment and the problem.
@@ -36,11 +33,11 @@ def segment_catalog(context: dg.AssetExecutionContext, crm_settings: CrmSettings
     kinds: dict[str, int] = {}
     for segment in catalog.segments:
         kinds[segment.kind] = kinds.get(segment.kind, 0) + 1
-    yield dg.MaterializeResult(
-        asset_key=raw_asset_key("_segment_catalog"),
-        metadata={"segments": len(catalog.segments), **{f"{kind}_segments": n for kind, n in kinds.items()}},
-    )
-    yield dg.MaterializeResult(
-        asset_key=raw_asset_key("_static_segment_members"),
-        metadata={"rows": len(catalog.static_members)},
+    return dg.MaterializeResult(
+        metadata={
+            "segments": len(catalog.segments),
+            **{f"{kind}_segments": n for kind, n in kinds.items()},
+            "static_list_rows": len(catalog.static_members),
+            "compiled_dir": str(settings.compiled_dir),
+        }
     )

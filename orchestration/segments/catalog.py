@@ -1,11 +1,10 @@
-"""The segment catalogue file: load, validate, compile, and land it in the warehouse.
+"""The segment catalogue file: load, validate and compile it into SQL predicates.
 
-Each run compiles the catalogue against the columns of `intermediate.int_segment_customer_base`
-and the run's as-of date, then writes `raw._segment_catalog` (one row per segment with its SQL
-predicate) and `raw._static_segment_members`; the dbt models under models/segments read them.
-Compiling goes through the whole catalogue and reports every problem at once (`check_catalog`);
-`compile_catalog` raises them together. A static list's relative path starts from the catalogue's
-folder (a bare file name is also looked for in `lists/` there).
+The catalogue compiles against the fields of `intermediate.int_segment_customer_base` (alias
+`base`): into dbt files for the build (dbt_files.py), or with a date written in for DuckDB directly
+(`segments check`, `explain`). Compiling goes through the whole catalogue and reports every problem
+at once (`check_catalog`); `compile_catalog` raises them together. A static list's relative path
+starts from the catalogue's folder (a bare file name is also looked for in `lists/` there).
 """
 
 from __future__ import annotations
@@ -29,11 +28,12 @@ from orchestration.segments.rules import (
     did_you_mean,
     field_type_of,
 )
+from orchestration.settings import PROJECT_DIR
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 SEGMENT_BASE = "intermediate.int_segment_customer_base"
-CATALOG_TABLE = "raw._segment_catalog"
-STATIC_MEMBERS_TABLE = "raw._static_segment_members"
+# Its columns and their data_type, declared in its YAML, are the fields a rule can use.
+SEGMENT_BASE_YAML = PROJECT_DIR / "dbt_project" / "models" / "intermediate" / "_intermediate__models.yml"
 _ALLOWED_KEYS = {
     "key",
     "name",
@@ -128,6 +128,20 @@ def load_catalog_file(path: Path) -> list[dict[str, Any]]:
     return segments
 
 
+def catalog_fields(models_yaml: Path = SEGMENT_BASE_YAML) -> dict[str, FieldType]:
+    """The fields a rule can use: the columns declared for the segment base, with their data_type."""
+    model_name = SEGMENT_BASE.split(".")[1]
+    document = yaml.safe_load(models_yaml.read_text(encoding="utf-8"))
+    for model in document.get("models", []):
+        if model.get("name") == model_name:
+            columns = model.get("columns", [])
+            untyped = [column["name"] for column in columns if not column.get("data_type")]
+            if untyped:
+                raise CatalogError(f"{models_yaml}: {model_name} columns without a data_type: {untyped}")
+            return {column["name"]: field_type_of(column["data_type"]) for column in columns}
+    raise CatalogError(f"{models_yaml}: no model {model_name} (its columns are the segment fields)")
+
+
 def warehouse_fields(con: duckdb.DuckDBPyConnection) -> dict[str, FieldType]:
     schema, table = SEGMENT_BASE.split(".")
     rows = con.execute(
@@ -143,15 +157,16 @@ def warehouse_fields(con: duckdb.DuckDBPyConnection) -> dict[str, FieldType]:
 def compile_catalog(
     definitions: Sequence[Mapping[str, Any]],
     fields: Mapping[str, FieldType],
-    as_of: date,
+    as_of: date | None,
     catalog_dir: Path,
-    dialect: str = "duckdb",
 ) -> CompiledCatalog:
     """The compiled catalogue; raises SegmentCatalogErrors (every problem found) if it has any.
 
-    `catalog_dir` is the catalogue file's folder: relative static-list paths start there.
+    `as_of` None compiles for the dbt models (they read the date when they build); a date writes it
+    into the predicates, for DuckDB directly. `catalog_dir` is the catalogue file's folder: relative
+    static-list paths start there.
     """
-    checked = check_catalog(definitions, fields, as_of, catalog_dir, dialect)
+    checked = check_catalog(definitions, fields, as_of, catalog_dir)
     if checked.errors:
         raise SegmentCatalogErrors(checked.errors)
     return checked.catalog
@@ -160,9 +175,8 @@ def compile_catalog(
 def check_catalog(
     definitions: Sequence[Mapping[str, Any]],
     fields: Mapping[str, FieldType],
-    as_of: date,
+    as_of: date | None,
     catalog_dir: Path,
-    dialect: str = "duckdb",
 ) -> CatalogCheck:
     """Compiles every segment, going on after a problem so that one pass finds them all."""
     errors: list[SegmentDefinitionError] = []
@@ -185,7 +199,7 @@ def check_catalog(
             raise SegmentDefinitionError(referenced_by, f"cycle between segments: {cycle}", setting=path)
         resolving.append(key)
         try:
-            predicate = _segment_predicate(by_key[key], fields, as_of, dialect, predicate_of, errors)
+            predicate = _segment_predicate(by_key[key], fields, as_of, predicate_of, errors)
         except SegmentDefinitionError as error:
             errors.append(error)
             predicate = "false"
@@ -255,8 +269,7 @@ def _index_by_key(
 def _segment_predicate(
     definition: Mapping[str, Any],
     fields: Mapping[str, FieldType],
-    as_of: date,
-    dialect: str,
+    as_of: date | None,
     predicate_of: Any,
     errors: list[SegmentDefinitionError],
 ) -> str:
@@ -272,7 +285,7 @@ def _segment_predicate(
     def reference(other: str, path: str) -> str:
         return guarded(lambda: predicate_of(other, key, path))
 
-    ctx = RuleContext(key, fields, as_of, lambda other: predicate_of(other, key, "rule"), dialect, errors)
+    ctx = RuleContext(key, fields, as_of, lambda other: predicate_of(other, key, "rule"), errors)
     if "rule" in definition:
         own: str | None = guarded(lambda: compile_condition(definition["rule"], ctx))
     elif "list" in definition:
@@ -418,50 +431,3 @@ def _read_static_list(key: str, list_path: str, path: Path) -> list[StaticMember
             email = (row.get(columns.get("email", ""), "") or "").strip().lower() or None
             members.append(StaticMember(key, customer_id, email, path.name, row_number))
     return members
-
-
-def land_catalog(con: duckdb.DuckDBPyConnection, catalog: CompiledCatalog) -> None:
-    """Replaces the landed catalogue and static lists in one transaction."""
-    con.execute("begin transaction")
-    try:
-        con.execute("create schema if not exists raw")
-        con.execute(
-            f"create or replace table {CATALOG_TABLE} (segment_key varchar, segment_name varchar, "
-            "description varchar, owner varchar, kind varchar, parent_key varchar, exclusive_group varchar, "
-            "priority integer, holdout_share double, definition_text varchar, predicate_sql varchar)"
-        )
-        con.executemany(
-            f"insert into {CATALOG_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    s.key,
-                    s.name,
-                    s.description,
-                    s.owner,
-                    s.kind,
-                    s.parent,
-                    s.exclusive_group,
-                    s.priority,
-                    s.holdout_share,
-                    s.definition_text,
-                    s.predicate_sql,
-                )
-                for s in catalog.segments
-            ],
-        )
-        con.execute(
-            f"create or replace table {STATIC_MEMBERS_TABLE} (segment_key varchar, customer_id varchar, "
-            "email varchar, source_file varchar, source_row bigint)"
-        )
-        if catalog.static_members:
-            con.executemany(
-                f"insert into {STATIC_MEMBERS_TABLE} values (?, ?, ?, ?, ?)",
-                [
-                    (m.segment_key, m.customer_id, m.email, m.source_file, m.source_row)
-                    for m in catalog.static_members
-                ],
-            )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise

@@ -28,9 +28,9 @@ from orchestration.segments.catalog import (
     SEGMENT_BASE,
     CatalogCheck,
     CatalogError,
+    catalog_fields,
     check_catalog,
     load_catalog_file,
-    warehouse_fields,
 )
 from orchestration.segments.rules import SegmentDefinitionError
 from orchestration.settings import Settings
@@ -143,7 +143,7 @@ def checked_catalog(
     con: duckdb.DuckDBPyConnection, catalog_path: Path, as_of: date
 ) -> tuple[list[dict[str, Any]], CatalogCheck]:
     definitions = load_catalog_file(catalog_path)
-    return definitions, check_catalog(definitions, warehouse_fields(con), as_of, catalog_path.parent)
+    return definitions, check_catalog(definitions, catalog_fields(), as_of, catalog_path.parent)
 
 
 def check_segments(settings: Settings) -> CheckReport:

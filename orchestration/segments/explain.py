@@ -21,7 +21,7 @@ from orchestration.segments.catalog import (
     CatalogCheck,
     CatalogError,
     CompiledSegment,
-    warehouse_fields,
+    catalog_fields,
 )
 from orchestration.segments.check import (
     STATIC_MATCH_SQL,
@@ -129,7 +129,7 @@ def explain_customer(settings: Settings, customer_id: str, segment_key: str | No
     with open_warehouse(settings.duckdb_path) as con:
         as_of = warehouse_as_of(con, settings.as_of)
         definitions, checked = checked_catalog(con, settings.catalog_path, as_of)
-        fields = warehouse_fields(con)
+        fields = catalog_fields()
         by_key = {
             definition["key"]: definition
             for definition in definitions

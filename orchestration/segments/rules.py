@@ -12,6 +12,7 @@ quotes doubled), and field names must be columns of the base. A condition is one
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -118,10 +119,11 @@ _COMPARABLE = {FieldType.NUMBER, FieldType.DATE, FieldType.TIMESTAMP, FieldType.
 class RuleContext:
     segment_key: str
     fields: Mapping[str, FieldType]
-    as_of: date
+    # None: the predicate is for the dbt model and reads the as-of date from dbt when it builds;
+    # a date: it is for DuckDB directly (`segments check`, `explain`), with that date written in.
+    as_of: date | None
     # Resolves {segment: key} to that segment's predicate (the catalogue detects cycles).
     segment_predicate: Callable[[str], str]
-    dialect: str = "duckdb"
     # When a list: errors are appended here and compilation goes on with a placeholder (`false`), so
     # one pass reports every problem. When None: the first error is raised.
     errors: list[SegmentDefinitionError] | None = None
@@ -228,11 +230,16 @@ def _compile_test(field: str, raw_operator: str, operand: Any, ctx: RuleContext,
         raise ctx.error(path, "within last days needs a date or timestamp field")
     if isinstance(operand, bool) or not isinstance(operand, int) or operand < 0:
         raise ctx.error(path, "expects a whole number of days (0 or more)")
-    since = ctx.as_of - timedelta(days=operand)
     return (
-        f"{_comparable(column, FieldType.DATE)} between date '{since.isoformat()}' "
-        f"and date '{ctx.as_of.isoformat()}'"
+        f"{_comparable(column, FieldType.DATE)} between {_days_before_as_of(ctx, operand)} "
+        f"and {_days_before_as_of(ctx, 0)}"
     )
+
+
+def _days_before_as_of(ctx: RuleContext, days: int) -> str:
+    if ctx.as_of is None:
+        return f"date '{{{{ as_of_days_ago({days}) }}}}'"
+    return f"date '{(ctx.as_of - timedelta(days=days)).isoformat()}'"
 
 
 def _operator_hint(raw_operator: str) -> str:
@@ -282,8 +289,8 @@ def _literal(value: Any, field_type: FieldType, ctx: RuleContext, path: str) -> 
 def _text_literal(value: str, ctx: RuleContext, path: str) -> str:
     if any(ord(character) < 32 and character not in "\t" for character in value):
         raise ctx.error(path, f"text value {value!r} contains control characters")
-    escaped = value.replace("'", "''")
-    if ctx.dialect == "spark":
-        # Spark SQL reads backslash escapes inside string literals; the other engines don't.
-        escaped = escaped.replace("\\", "\\\\")
-    return f"'{escaped}'"
+    if ctx.as_of is None and ("{" in value or "\\" in value):
+        # Jinja would read braces; engines differ on backslashes: dbt quotes these (a JSON string is
+        # a valid Jinja string).
+        return f"{{{{ segment_text_literal({json.dumps(value, ensure_ascii=False)}) }}}}"
+    return "'" + value.replace("'", "''") + "'"

@@ -3,6 +3,10 @@ with catalog as (
     select * from {{ ref('stg_segments__catalog') }}
 ),
 
+predicates as (
+    select * from {{ ref('int_segment_predicates') }}
+),
+
 sizes as (
     select
         segment_key,
@@ -25,12 +29,14 @@ final as (
         catalog.priority,
         catalog.holdout_share,
         catalog.definition_text as rule_text,
-        catalog.predicate_sql,
+        predicates.predicate_sql,
         coalesce(sizes.members, 0) as members,
         coalesce(sizes.holdout_members, 0) as holdout_members,
         coalesce(sizes.emailable_members, 0) as emailable_members,
         {{ as_of_date() }} as as_of_date
     from catalog
+    left join predicates
+        on catalog.segment_key = predicates.segment_key
     left join sizes
         on catalog.segment_key = sizes.segment_key
 )

@@ -1,20 +1,20 @@
 with source as (
-    select * from {{ source('segments', '_segment_catalog') }}
+    select * from {{ ref('segment_definitions') }}
 ),
 
 renamed as (
     select
         segment_key,
         segment_name,
-        description,
-        owner,
+        -- The compiler writes '' for a missing description or owner; the CSV reads it back as null.
+        coalesce(description, '') as description,
+        coalesce(owner, '') as owner,  -- noqa: RF04
         kind,
         parent_key,
         exclusive_group,
         priority,
         holdout_share,
-        definition_text,
-        predicate_sql
+        definition_text
     from source
 )
 

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('segments', '_static_segment_members') }}
+    select * from {{ ref('static_segment_list_rows') }}
 ),
 
 renamed as (
