@@ -9,6 +9,8 @@ HISTORY_TABLES = (
     "marts.segment_membership_history",
     "marts.customer_status_history",
     "marts.customer_record_history",
+    "marts.segment_kpi_history",
+    "marts.rfm_cut_points",
     "audit.segment_history_runs",
 )
 

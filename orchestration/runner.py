@@ -113,7 +113,8 @@ def check_replay(settings: Settings, start: date, end: date, step_days: int) -> 
     if latest is not None and start < latest:
         raise SettingsError(
             f"the history already runs to {latest}; replay from {latest} or later, or start it again "
-            "with --rebuild-history, `make replay … REBUILD=1` (drops membership, status and record history)"
+            "with --rebuild-history, `make replay … REBUILD=1` (drops membership, status, record and KPI "
+            "history and the RFM cut points)"
         )
     return dates
 

@@ -56,8 +56,8 @@ def test_make_replay_before_the_recorded_history_says_how_to_start_again_and_not
     assert out == ""
     assert err == (
         "crm-segments: the history already runs to 2024-06-30; replay from 2024-06-30 or later, or start it "
-        "again with --rebuild-history, `make replay … REBUILD=1` (drops membership, status and record "
-        "history)\n"
+        "again with --rebuild-history, `make replay … REBUILD=1` (drops membership, status, record and "
+        "KPI history and the RFM cut points)\n"
     )
     assert not (tmp_path / "copy_logs").exists()
 

@@ -19,6 +19,7 @@ HISTORY_TABLES = (
     "marts.segment_membership_history",
     "marts.customer_status_history",
     "marts.customer_record_history",
+    "marts.segment_kpi_history",
     "audit.segment_history_runs",
 )
 

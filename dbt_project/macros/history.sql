@@ -44,6 +44,18 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The rewind of a table kept per as-of date (every row carries the date it was computed for, no
+    validity intervals): re-running the latest date deletes that date's rows first, so the run
+    writes the date's whole state again, even where it now has fewer rows (a segment dropped from
+    the catalogue). A date before the latest recorded one is frozen, as for the histories. -#}
+{% macro history_rewind_date(date_column='as_of_date') -%}
+    {%- if is_incremental() and not history_is_frozen(date_column) -%}
+        delete from {{ this }} where {{ date_column }} = {{ as_of_date() }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro version_hash(columns) -%}
     {%- set parts = [] -%}
     {%- for column in columns -%}
