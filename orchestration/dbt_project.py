@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -48,19 +49,23 @@ def ensure_manifest() -> Path:
     """
     manifest = crm_dbt_project.manifest_path
     compiled_dir = _compiled_segments()
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(compiled_dir):
-        result = dbtRunner().invoke(
-            [
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(PROJECT_DIR),
-                "--profiles-dir",
-                str(PROJECT_DIR),
-                "--target-path",
-                str(PROJECT_DIR / DAGSTER_TARGET_PATH),
-            ]
-        )
-        if not result.success:
-            raise RuntimeError(f"dbt parse failed: {result.exception}")
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    # Processes that load the definitions at once (test workers, `make dev`'s) parse one at a time.
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(compiled_dir):
+            result = dbtRunner().invoke(
+                [
+                    "parse",
+                    "--quiet",
+                    "--project-dir",
+                    str(PROJECT_DIR),
+                    "--profiles-dir",
+                    str(PROJECT_DIR),
+                    "--target-path",
+                    str(PROJECT_DIR / DAGSTER_TARGET_PATH),
+                ]
+            )
+            if not result.success:
+                raise RuntimeError(f"dbt parse failed: {result.exception}")
     return manifest

@@ -11,6 +11,7 @@ HISTORY_TABLES = (
     "marts.customer_record_history",
     "marts.segment_kpi_history",
     "marts.rfm_cut_points",
+    "marts.segment_entry_groups",
     "audit.segment_history_runs",
 )
 

@@ -1,4 +1,5 @@
-"""The main job, end to end: land the raw files, build and test the warehouse, summarise."""
+"""The steps the nightly job's assets call (landing, the segment catalogue), `run` (that job with given
+settings: the one way a whole warehouse is built), and the run summary read back from the warehouse."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.landing import LandedTable, land_raw_files
 from orchestration.rfm_cut_points import CutPoint, format_cut_points, read_cut_points
@@ -39,12 +39,6 @@ def land(settings: Settings) -> list[LandedTable]:
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     with connect_warehouse(settings.duckdb_path) as con:
         return land_raw_files(con, settings.raw_dir)
-
-
-def build(settings: Settings, extra_vars: dict[str, object] | None = None) -> None:
-    """The segment catalogue compiled into dbt files, then one `dbt build` of everything."""
-    compile_segments(settings)
-    run_dbt("build", settings, extra_vars=extra_vars)
 
 
 def compile_segments(settings: Settings) -> CompiledCatalog:
@@ -134,10 +128,12 @@ def history_latest_date(settings: Settings) -> date | None:
 
 
 def run(settings: Settings, extra_vars: dict[str, object] | None = None) -> RunSummary:
+    """The nightly Dagster job with these settings: the one path `make run`, the tests and the benchmark
+    take (landing, catalogue, GX checks, dbt build, syncs). Raises runner.JobFailedError."""
+    from orchestration.runner import run_nightly  # loads Dagster and parses the dbt project
+
     log.info("raw data: %s; as of %s; warehouse: %s", settings.raw_dir, settings.as_of, settings.duckdb_path)
-    land(settings)
-    build(settings, extra_vars)
-    return summarise(settings)
+    return run_nightly(settings, dbt_vars=extra_vars)
 
 
 def format_summary(summary: RunSummary) -> str:

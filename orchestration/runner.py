@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import dagster as dg
 
 from orchestration.pipeline import RunSummary, history_latest_date, summarise
 from orchestration.quality.gates import warehouse_gate_failures
-from orchestration.resources import AS_OF_TAG
+from orchestration.resources import AS_OF_TAG, settings_run_config
 from orchestration.settings import Settings, SettingsError
 
 
@@ -33,16 +34,19 @@ def _instance() -> dg.DagsterInstance:
 
 
 def run_nightly(
-    settings: Settings, logger_defs: Mapping[str, dg.LoggerDefinition] | None = None
+    settings: Settings,
+    logger_defs: Mapping[str, dg.LoggerDefinition] | None = None,
+    dbt_vars: Mapping[str, object] | None = None,
 ) -> RunSummary:
-    """Materialises every asset of the nightly job as of `settings.as_of`; raises JobFailedError.
+    """Materialises every asset of the nightly job with `settings`; raises JobFailedError.
 
-    `logger_defs` replace Dagster's console logger (the command line's progress lines and log file).
+    `logger_defs` replace Dagster's console logger (the command line's progress lines and log file);
+    `dbt_vars` override project vars for this run (rfm_method, rfm_bins, …).
     """
     from orchestration.definitions import defs  # loading parses the dbt project: only when running
 
     job = defs.resolve_job_def("nightly")
-    run_config: dict[str, object] = {}
+    run_config: dict[str, object] = {"resources": settings_run_config(settings, dbt_vars)}
     if logger_defs is not None:
         job = job.with_logger_defs(dict(logger_defs))
         # A job's logger runs only when the run config names it; else Dagster's console logger does.
@@ -113,8 +117,8 @@ def check_replay(settings: Settings, start: date, end: date, step_days: int) -> 
     if latest is not None and start < latest:
         raise SettingsError(
             f"the history already runs to {latest}; replay from {latest} or later, or start it again "
-            "with --rebuild-history, `make replay … REBUILD=1` (drops membership, status, record and KPI "
-            "history and the RFM cut points)"
+            "with --rebuild-history, `make replay … REBUILD=1` (drops the membership, status, record, "
+            "KPI and entry-group history and the RFM cut points)"
         )
     return dates
 
@@ -136,7 +140,7 @@ def replay(
     dates = check_replay(settings, start, end, step_days)
     summaries = []
     for index, as_of in enumerate(dates, start=1):
-        dated = Settings(settings.raw_dir, as_of, settings.duckdb_path, settings.catalog_path)
+        dated = replace(settings, as_of=as_of)
         try:
             summaries.append(run_nightly(dated, logger_defs))
         except JobFailedError as error:

@@ -20,6 +20,7 @@ HISTORY_TABLES = (
     "marts.customer_status_history",
     "marts.customer_record_history",
     "marts.segment_kpi_history",
+    "marts.segment_entry_groups",
     "audit.segment_history_runs",
 )
 

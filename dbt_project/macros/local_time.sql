@@ -15,10 +15,6 @@
     timezone({{ time_zone }}, {{ timestamp_utc }} at time zone 'UTC')
 {%- endmacro %}
 
-{% macro trino__utc_to_local(timestamp_utc, time_zone) -%}
-    cast(at_timezone(with_timezone({{ timestamp_utc }}, 'UTC'), {{ time_zone }}) as timestamp)
-{%- endmacro %}
-
 
 {#- True when `time_zone` (an expression) names a zone the engine knows, in any letter case: an
     unknown name would fail the conversion above for every row. -#}

@@ -1,5 +1,5 @@
-{#- Engine-specific SQL lives behind adapter.dispatch so the models run unchanged on DuckDB,
-    Spark and Trino. The default implementations are ANSI / Spark SQL. -#}
+{#- Engine-specific SQL lives behind adapter.dispatch so the models run unchanged on DuckDB and
+    Spark. The default implementations are ANSI / Spark SQL. -#}
 
 {#- True when `expression` matches the regular expression `pattern` (a Python-style literal). -#}
 {% macro regex_matches(expression, pattern) -%}
@@ -12,10 +12,6 @@
 
 {% macro duckdb__regex_matches(expression, pattern) -%}
     regexp_full_match({{ expression }}, '{{ pattern }}')
-{%- endmacro %}
-
-{% macro trino__regex_matches(expression, pattern) -%}
-    regexp_like({{ expression }}, '^(?:{{ pattern }})$')
 {%- endmacro %}
 
 
@@ -58,13 +54,6 @@
         {{ column }} := {{ relation ~ '.' if relation }}{{ prefix ~ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     )) as {{ dbt.type_string() }})
-{%- endmacro %}
-
-{% macro trino__json_record(relation, columns, prefix='') -%}
-    json_format(cast(map(
-        array[{% for column in columns %}'{{ column }}'{{ ',' if not loop.last }}{% endfor %}],
-        array[{% for column in columns %}{{ relation ~ '.' if relation }}{{ prefix ~ column }}{{ ',' if not loop.last }}{% endfor %}]
-    ) as json))
 {%- endmacro %}
 
 

@@ -11,7 +11,3 @@
 {% macro duckdb__stable_bucket(expression) -%}
     (cast(('0x' || substr(md5({{ expression }}), 1, 8)) as bigint) % 10000)
 {%- endmacro %}
-
-{% macro trino__stable_bucket(expression) -%}
-    (from_base(substr(to_hex(md5(to_utf8({{ expression }}))), 1, 8), 16) % 10000)
-{%- endmacro %}

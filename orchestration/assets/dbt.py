@@ -1,6 +1,8 @@
 """dbt seeds, models and snapshots as Dagster assets; dbt tests become asset checks (`dbt build`)."""
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -9,7 +11,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from orchestration.assets.failures import failure_without_retry, no_retry_on_deterministic_errors
 from orchestration.assets.raw import MANIFEST_NAME, SEGMENT_CATALOG_KEY, raw_asset_key
 from orchestration.dbt_project import crm_dbt_project, ensure_manifest
-from orchestration.dbt_runner import environment
+from orchestration.dbt_runner import dbt_vars, environment
 from orchestration.resources import CrmSettingsResource
 from orchestration.segments.dbt_files import GENERATED_NODES
 
@@ -44,9 +46,11 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
     with environment(settings.dbt_env()):
         invocation = dbt.cli(
             # Buildable: a subset run must not pull in a test whose other parent is in a later subset.
-            ["build", "--indirect-selection", "buildable"],
+            ["build", "--indirect-selection", "buildable", *dbt_vars(crm_settings.extra_vars())],
             context=context,
             raise_on_error=False,
+            # DBT_TARGET_PATH (the tests', the benchmark's) keeps dbt's artifacts and partial parse there.
+            target_path=Path(os.environ["DBT_TARGET_PATH"]) if os.environ.get("DBT_TARGET_PATH") else None,
         )
         yield from invocation.stream()
     if not invocation.is_successful():

@@ -73,8 +73,6 @@ DDL: list[str] = ddl_statements()
 # Column name → DuckDB type per table, in CREATE order.
 TABLES: dict[str, list[tuple[str, str]]] = parse_tables(DDL)
 
-RUN_STATUSES = ("running", "success", "partial", "failed", "interrupted", "skipped")
-
 
 def utcnow() -> datetime:
     """Naive UTC, the warehouse's convention for timestamps."""
