@@ -698,15 +698,16 @@ def _step_rows(scale: Scale, name: str) -> dict[str, str]:
             steps[titles.get(step["name"], step["name"])] = _with_peak(step["seconds"], step)
             continue
         invocation = step["dbt"]
-        steps["dbt build: start-up, parse, compile"] = seconds(invocation["startup_seconds"])
-        steps["dbt build: running nodes"] = _with_peak(invocation["elapsed_seconds"], step)
+        what = "all but segments" if "--exclude" in step["name"] else "segments"
+        steps[f"dbt build ({what}): start-up, parse, compile"] = seconds(invocation["startup_seconds"])
+        steps[f"dbt build ({what}): running nodes"] = _with_peak(invocation["elapsed_seconds"], step)
         by_kind: dict[str, tuple[float, int]] = {}
         for node in invocation["nodes"]:
             total, number = by_kind.get(node["kind"], (0.0, 0))
             by_kind[node["kind"]] = (total + node["seconds"], number + 1)
         for kind in sorted(by_kind, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else 99, k)):
             total, number = by_kind[kind]
-            steps[f"  ↳ {kind} nodes: number → sum of node times"] = f"{number} → {seconds(total)}"
+            steps[f"  ↳ {kind} nodes ({what}): number → sum of node times"] = f"{number} → {seconds(total)}"
     return steps
 
 

@@ -1,11 +1,9 @@
 """One measured step of the benchmark, run in its own process by bench.runner (`python -m bench.worker`).
 
 Tasks (each writes a JSON result to --out):
-- `build`: orchestration.pipeline.run for one as-of date: the nightly Dagster job `make run` runs
-  (landing, the segment catalogue, the GX checks, one dbt build, the syncs), then the summary. Each
-  step is timed from the job's events, with the peak RSS of this process and its children (the dbt
-  subprocess) during it; the dbt step's run_results.json is read right after it (DBT_TARGET_PATH,
-  kept between runs, so partial parsing behaves as in a real install).
+- `build`: orchestration.pipeline.run for one as-of date (landing, the segment catalogue, one dbt
+  build, the summary), with each step timed and the dbt invocation's run_results.json read right
+  after it (DBT_TARGET_PATH is kept between runs, so partial parsing behaves as in a real install).
 - `rfm`: the project's RFM model rebuilt on its own (`dbt run --select customer_rfm`, `repeat`
   times), then the pandas way and the hand-written query, and the agreement check (bench.rfm).
 - `rfm-build`: when the full pipeline did not finish, only what `marts.customer_rfm` needs, into a new
@@ -22,6 +20,7 @@ import resource
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,8 +40,8 @@ def _rusage() -> dict[str, float]:
 
 
 class _StepPeak:
-    """The peak RSS of this process and its children (dbt runs in a subprocess of the job) per step,
-    sampled from /proc in a thread (ru_maxrss only gives the peak of one whole process)."""
+    """This process's peak RSS per pipeline step, sampled from /proc/self/statm in a thread (ru_maxrss
+    only gives the peak of the whole process)."""
 
     def __init__(self, interval: float = 0.2) -> None:
         self._peak = 0
@@ -51,9 +50,8 @@ class _StepPeak:
 
     @staticmethod
     def _rss() -> int:
-        from bench.monitor import tree_rss_bytes
-
-        return tree_rss_bytes(os.getpid())
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
     def _sample(self) -> None:
         while True:
@@ -71,16 +69,8 @@ def _target_path() -> Path:
     return Path(os.environ.get("DBT_TARGET_PATH", "target"))
 
 
-# Step keys of the nightly job → the names the report uses.
-STEP_NAMES = {"raw_files": "land", "segment_catalog": "compile_segments", "segment_syncs": "syncs"}
-
-
 def task_build(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
-    import logging
-
-    import dagster as dg
-
     from bench.dbt_artifacts import read_invocation, upstream
     from orchestration import pipeline
     from orchestration.settings import Settings
@@ -88,52 +78,42 @@ def task_build(args: argparse.Namespace) -> dict[str, Any]:
     imports = time.perf_counter() - started
     target = _target_path()
     steps: list[dict[str, Any]] = []
+
     peak = _StepPeak()
 
-    class StepTimes(logging.Handler):
-        """Each step of the job: wall time between its start and end events, and the peak RSS."""
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*call_args: Any, **kwargs: Any) -> Any:
+            peak.reset()
+            step_started = time.perf_counter()
+            try:
+                return function(*call_args, **kwargs)
+            finally:
+                seconds = time.perf_counter() - step_started
+                steps.append({"name": name, "seconds": seconds, "peak_rss_bytes": peak.take()})
 
-        def __init__(self) -> None:
-            super().__init__(level=logging.DEBUG)
-            self.started: dict[str, float] = {}
+        return wrapper
 
-        def emit(self, record: logging.LogRecord) -> None:
-            event = getattr(record, "dagster_event", None)
-            if event is None or not event.step_key:
-                return
-            key, kind = event.step_key, event.event_type_value
-            if kind == "STEP_START":
-                peak.reset()
-                self.started[key] = time.perf_counter()
-            elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and key in self.started:
-                wall = time.perf_counter() - self.started.pop(key)
-                step: dict[str, Any] = {
-                    "name": STEP_NAMES.get(key, key),
-                    "seconds": wall,
-                    "peak_rss_bytes": peak.take(),
-                }
-                if key.startswith("crm_dbt_assets"):
-                    step["name"] = "dbt build"
-                    step["dbt"] = read_invocation(target, "dbt build", wall)
-                steps.append(step)
+    original_run_dbt = pipeline.run_dbt
 
-    handler = StepTimes()
+    def run_dbt(command: str, settings: Settings, *more: str, **kwargs: Any) -> Any:
+        label = " ".join(["dbt", command, *more])
+        (target / "run_results.json").unlink(missing_ok=True)
+        peak.reset()
+        step_started = time.perf_counter()
+        try:
+            return original_run_dbt(command, settings, *more, **kwargs)
+        finally:
+            wall = time.perf_counter() - step_started
+            invocation = read_invocation(target, label, wall)
+            steps.append({"name": label, "seconds": wall, "peak_rss_bytes": peak.take(), "dbt": invocation})
 
-    def create_logger(_init_context: dg.InitLoggerContext) -> logging.Logger:
-        logger = logging.Logger("bench", level=logging.DEBUG)
-        logger.addHandler(handler)
-        return logger
+    pipeline.run_dbt = run_dbt
+    for name in ("land", "compile_segments", "summarise"):
+        setattr(pipeline, name, timed(name, getattr(pipeline, name)))
 
     settings = Settings(raw_dir=args.raw, as_of=args.as_of, duckdb_path=args.duckdb)
     run_started = time.perf_counter()
-    from orchestration.runner import run_nightly
-
-    run_nightly(settings, {"bench": dg.LoggerDefinition(create_logger)})
-    summary_started = time.perf_counter()
-    pipeline.summarise(settings)
-    steps.append(
-        {"name": "summarise", "seconds": time.perf_counter() - summary_started, "peak_rss_bytes": peak.take()}
-    )
+    pipeline.run(settings)
     run_seconds = time.perf_counter() - run_started
     return {
         "task": "build",

@@ -26,8 +26,9 @@ def expected_errors() -> tuple[type[Exception], ...]:
     from orchestration.assets.failures import DETERMINISTIC_ERRORS
     from orchestration.dbt_runner import DbtBuildError
     from orchestration.runner import JobFailedError
+    from orchestration.warehouse_lock import WarehouseLockedError
 
-    return (*DETERMINISTIC_ERRORS, DbtBuildError, JobFailedError)
+    return (*DETERMINISTIC_ERRORS, DbtBuildError, JobFailedError, WarehouseLockedError)
 
 
 def _date(value: str) -> date:
@@ -62,7 +63,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     with RunOutput(settings.duckdb_path, "run", verbose=args.verbose) as output:
         output.say(f"Running the nightly job as of {settings.as_of} ({output.where()})")
         try:
-            summary = run_nightly(settings, output.logger_defs())
+            summary = run_nightly(settings, output.logger_defs(), say=output.say)
         except JobFailedError as error:
             raise JobFailedError(output.with_log_path(str(error))) from None
         output.say(f"Done in {output.elapsed()}.\n")
@@ -74,7 +75,10 @@ def replay_command(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.history import drop_history
     from orchestration.progress import RunOutput
     from orchestration.runner import JobFailedError, check_replay, replay
+    from orchestration.warehouse_lock import wait_for_warehouse
 
+    # Dropping the history and reading where it ends open the warehouse too: wait for it first.
+    wait_for_warehouse(settings.duckdb_path, settings.lock_wait_seconds, print)
     if args.rebuild_history:
         drop_history(settings)
     dates = check_replay(settings, args.start, args.end, args.step)  # refused before any output
@@ -85,7 +89,7 @@ def replay_command(args: argparse.Namespace, settings: Settings) -> int:
         )
         try:
             summaries = replay(
-                settings, args.start, args.end, args.step, output.logger_defs(), output.date_done
+                settings, args.start, args.end, args.step, output.logger_defs(), output.date_done, output.say
             )
         except JobFailedError as error:
             raise JobFailedError(output.with_log_path(str(error))) from None

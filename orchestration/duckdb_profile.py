@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.settings import PROJECT_DIR
+from orchestration.warehouse_lock import as_locked_error
 
 VARIABLES = {
     "memory_limit": "CRM_SEGMENTS_DUCKDB_MEMORY_LIMIT",
@@ -67,5 +68,15 @@ def profile_settings(profiles_yml: Path = PROJECT_DIR / "profiles.yml") -> Profi
 
 
 def connect_warehouse(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse file with the profile's memory and thread limits, as dbt's has."""
-    return duckdb.connect(str(path), read_only=read_only, config=profile_settings().duckdb_config())
+    """A connection to the warehouse file with the profile's memory and thread limits, as dbt's has.
+
+    WarehouseLockedError (a duckdb.IOException, one sentence naming the holder's PID) if another process
+    holds the file.
+    """
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=profile_settings().duckdb_config())
+    except duckdb.IOException as error:
+        locked = as_locked_error(error)
+        if locked is None:
+            raise
+        raise locked from error

@@ -1,5 +1,5 @@
-"""The steps the nightly job's assets call (landing, the segment catalogue), `run` (that job with given
-settings: the one way a whole warehouse is built), and the run summary read back from the warehouse."""
+"""The steps the nightly job's assets call (landing, the segment catalogue), `run` (those steps and one
+dbt build in-process), and the run summary read back from the warehouse."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
+from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.landing import LandedTable, land_raw_files
 from orchestration.rfm_cut_points import CutPoint, format_cut_points, read_cut_points
@@ -127,13 +128,19 @@ def history_latest_date(settings: Settings) -> date | None:
         return con.execute("select max(as_of_date) from audit.segment_history_runs").fetchone()[0]
 
 
-def run(settings: Settings, extra_vars: dict[str, object] | None = None) -> RunSummary:
-    """The nightly Dagster job with these settings: the one path `make run`, the tests and the benchmark
-    take (landing, catalogue, GX checks, dbt build, syncs). Raises runner.JobFailedError."""
-    from orchestration.runner import run_nightly  # loads Dagster and parses the dbt project
+def build(settings: Settings, extra_vars: dict[str, object] | None = None) -> None:
+    """The segment catalogue compiled into dbt files, then one `dbt build` of everything."""
+    compile_segments(settings)
+    run_dbt("build", settings, extra_vars=extra_vars)
 
+
+def run(settings: Settings, extra_vars: dict[str, object] | None = None) -> RunSummary:
+    """Landing, catalogue and the one dbt build in this process: the nightly job's steps without its GX
+    checks and syncs (the tests' and the benchmark's path; `make run` runs the Dagster job)."""
     log.info("raw data: %s; as of %s; warehouse: %s", settings.raw_dir, settings.as_of, settings.duckdb_path)
-    return run_nightly(settings, dbt_vars=extra_vars)
+    land(settings)
+    build(settings, extra_vars)
+    return summarise(settings)
 
 
 def format_summary(summary: RunSummary) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -15,6 +17,10 @@ from orchestration.pipeline import RunSummary, history_latest_date, summarise
 from orchestration.quality.gates import warehouse_gate_failures
 from orchestration.resources import AS_OF_TAG, settings_run_config
 from orchestration.settings import Settings, SettingsError
+from orchestration.warehouse_lock import lock_holder, locked_sentence, wait_for_warehouse
+
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
 
 
 class JobFailedError(RuntimeError):
@@ -37,12 +43,17 @@ def run_nightly(
     settings: Settings,
     logger_defs: Mapping[str, dg.LoggerDefinition] | None = None,
     dbt_vars: Mapping[str, object] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Materialises every asset of the nightly job with `settings`; raises JobFailedError.
 
     `logger_defs` replace Dagster's console logger (the command line's progress lines and log file);
-    `dbt_vars` override project vars for this run (rfm_method, rfm_bins, …).
+    `dbt_vars` override project vars for this run (rfm_method, rfm_bins, …). A warehouse file another
+    process holds is waited for first (settings.lock_wait_seconds), then WarehouseLockedError: `say`
+    (stderr by default) gets the line that says so.
     """
+    # Before Dagster: its retries would each meet the lock and say so, for 10 s + 30 s only.
+    wait_for_warehouse(settings.duckdb_path, settings.lock_wait_seconds, say or _to_stderr)
     from orchestration.definitions import defs  # loading parses the dbt project: only when running
 
     job = defs.resolve_job_def("nightly")
@@ -63,6 +74,18 @@ def run_nightly(
     return summarise(settings)
 
 
+def _causes(error: SerializableErrorInfo | None) -> list[str]:
+    causes = []
+    while error is not None and error.cause is not None:
+        error = error.cause
+        causes.append(error.message)
+    return causes
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _describe_failure(result: dg.ExecuteInProcessResult, settings: Settings | None = None) -> str:
     blocks: list[str] = []
     for event in result.all_events:
@@ -79,6 +102,9 @@ def _describe_failure(result: dg.ExecuteInProcessResult, settings: Settings | No
             # Shorter and plain: no blank lines, no dbt colours, not the whole dbt command line.
             message = _ANSI_COLOUR.sub("", _DBT_COMMAND.sub("`dbt build …`", message))
             message = "\n".join(line for line in message.splitlines() if line.strip())
+            # The file locked after the run started (a connection's error, DuckDB's under it): who holds it.
+            if (holder := lock_holder("\n".join([message, *_causes(error)]))) is not None:
+                message = locked_sentence(holder)
             blocks.append(f"  step {event.step_key}: " + message.replace("\n", "\n    "))
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -130,6 +156,7 @@ def replay(
     step_days: int,
     logger_defs: Mapping[str, dg.LoggerDefinition] | None = None,
     on_date_done: Callable[[int, int, date], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> list[RunSummary]:
     """Builds the history for successive past as-of dates, oldest first.
 
@@ -142,7 +169,7 @@ def replay(
     for index, as_of in enumerate(dates, start=1):
         dated = replace(settings, as_of=as_of)
         try:
-            summaries.append(run_nightly(dated, logger_defs))
+            summaries.append(run_nightly(dated, logger_defs, say=say))
         except JobFailedError as error:
             raise JobFailedError(f"as of {as_of} ({index}/{len(dates)}), {error}") from None
         if on_date_done is not None:

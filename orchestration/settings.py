@@ -18,6 +18,9 @@ COMPILED_DIR_ENV = "CRM_SEGMENTS_COMPILED_DIR"
 DEFAULT_COMPILED_DIR = PROJECT_DIR / "dbt_project" / "segments" / "compiled"
 # `make run` / `make replay` stream every Dagster event and dbt's output (like `-v`).
 VERBOSE_ENV = "CRM_SEGMENTS_VERBOSE"
+# How long a run waits for another process to let go of the warehouse file (warehouse_lock.py).
+LOCK_WAIT_ENV = "CRM_SEGMENTS_LOCK_WAIT_SECONDS"
+DEFAULT_LOCK_WAIT_SECONDS = 60.0
 
 
 class SettingsError(ValueError):
@@ -31,6 +34,7 @@ class Settings:
     duckdb_path: Path
     catalog_path: Path = DEFAULT_CATALOG_PATH
     compiled_dir: Path = DEFAULT_COMPILED_DIR
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, today: date | None = None) -> Settings:
@@ -41,6 +45,7 @@ class Settings:
             duckdb_path=_duckdb_path(env.get("CRM_SEGMENTS_DUCKDB")),
             catalog_path=_catalog_path(env.get("CRM_SEGMENTS_CATALOG")),
             compiled_dir=_compiled_dir(env.get(COMPILED_DIR_ENV)),
+            lock_wait_seconds=_lock_wait_seconds(env.get(LOCK_WAIT_ENV)),
         )
 
     def dbt_env(self) -> dict[str, str]:
@@ -105,6 +110,20 @@ def _compiled_dir(value: str | None) -> Path:
             f"{COMPILED_DIR_ENV}={value!r} must be a folder inside the project ({PROJECT_DIR})"
         )
     return path
+
+
+def _lock_wait_seconds(value: str | None) -> float:
+    if not value or not value.strip():
+        return DEFAULT_LOCK_WAIT_SECONDS
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise SettingsError(
+            f"{LOCK_WAIT_ENV}={value!r} should be a number of seconds, 0 or more (0: fail at once)"
+        )
+    return seconds
 
 
 def verbose_from_env(env: Mapping[str, str] | None = None) -> bool:

@@ -18,9 +18,9 @@ import duckdb
 import pytest
 
 from orchestration import pipeline
+from orchestration.dbt_runner import DbtBuildError
 from orchestration.quality.suites import load_suites
 from orchestration.quality.validation import validate
-from orchestration.runner import JobFailedError
 from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
 from tests.conftest import TINY_RAW_DIR, SampleReplay, query
 
@@ -82,7 +82,7 @@ def test_a_first_run_with_most_orders_quarantined_stops_before_the_marts(tmp_pat
     _write(raw / "orders.csv", ORDER_HEADER, good + unknown + negative + repeated)
     warehouse = tmp_path / "crm.duckdb"
 
-    with pytest.raises(JobFailedError) as failure:
+    with pytest.raises(DbtBuildError) as failure:
         _run(raw, warehouse)
     message = str(failure.value)
     assert "quarantine_share_within_limit_stg_crm__orders_orders" in message
@@ -105,7 +105,7 @@ def test_a_first_run_with_most_orders_quarantined_stops_before_the_marts(tmp_pat
     ) == [("orders", 28, 38)]
 
     # Nothing changed, run again: the gate judges the data, not what this run did, so it fails again.
-    with pytest.raises(JobFailedError, match=r"orders: 28 of 38 rows quarantined \(73.7%\)"):
+    with pytest.raises(DbtBuildError, match=r"orders: 28 of 38 rows quarantined \(73.7%\)"):
         _run(raw, warehouse)
 
 
@@ -122,7 +122,7 @@ def test_a_mostly_bad_daily_drop_stops_the_run_and_keeps_the_last_good_marts(tmp
     drop = _orders("b", ["c1"] * 10, day="2024-06-30") + _orders("x", ["c404"] * 30, day="2024-06-30")
     _write(raw / "orders" / "2024-06-30.csv", ORDER_HEADER, drop)
     next_day = date(2024, 7, 1)
-    with pytest.raises(JobFailedError) as failure:
+    with pytest.raises(DbtBuildError) as failure:
         _run(raw, warehouse, as_of=next_day)
     message = str(failure.value)
     assert (
@@ -138,7 +138,7 @@ def test_a_mostly_bad_daily_drop_stops_the_run_and_keeps_the_last_good_marts(tmp
     # The marts of the last good run stay as they were.
     assert query(warehouse, "select count(*), max(as_of_date) from marts.customer_rfm") == [(5, AS_OF)]
 
-    with pytest.raises(JobFailedError, match=r"30 of 40 rows quarantined \(75.0%\) in the newest landing"):
+    with pytest.raises(DbtBuildError, match=r"30 of 40 rows quarantined \(75.0%\) in the newest landing"):
         _run(raw, warehouse, as_of=next_day)
 
 
@@ -214,7 +214,7 @@ def test_an_empty_rfm_with_completed_orders_stops_the_segments(tmp_path: Path) -
     orders = _orders("u", ["c404"] * 35) + _orders("f", ["c405"] * 5, day="2024-07-15")
     _write(raw / "orders.csv", ORDER_HEADER, orders)
     warehouse = tmp_path / "crm.duckdb"
-    with pytest.raises(JobFailedError) as failure:
+    with pytest.raises(DbtBuildError) as failure:
         _run(raw, warehouse, extra_vars={"max_quarantine_share": 1})
     message = str(failure.value)
     assert "not_empty_when_completed_orders_customer_rfm" in message

@@ -14,6 +14,7 @@ from orchestration.dbt_project import crm_dbt_project, ensure_manifest
 from orchestration.dbt_runner import dbt_vars, environment
 from orchestration.resources import CrmSettingsResource
 from orchestration.segments.dbt_files import GENERATED_NODES
+from orchestration.warehouse_lock import lock_holder, locked_sentence
 
 
 class CrmDbtTranslator(DagsterDbtTranslator):
@@ -54,13 +55,26 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
         )
         yield from invocation.stream()
     if not invocation.is_successful():
-        failed = _unsuccessful_results(invocation.get_artifact("run_results.json"))
+        error = invocation.get_error()
+        if error is not None and (holder := lock_holder(str(error))) is not None:
+            # Another process took the warehouse after the run's check (runner.py): dbt never started
+            # building and writes no run results. Retried: the holder may let go.
+            raise dg.Failure(description=locked_sentence(holder))
+        failed = _unsuccessful_results(_run_results(invocation))
         if failed and all(status == "fail" for status in failed.values()):
             # Failed data tests (a quarantine gate, say) fail again on a retry: stop at once.
             raise failure_without_retry(
                 "dbt tests failed: " + ", ".join(sorted(_node_name(node) for node in failed))
             )
-        raise invocation.get_error() or dg.Failure(description="dbt build failed")
+        raise error or dg.Failure(description="dbt build failed")
+
+
+def _run_results(invocation: Any) -> Mapping[str, Any]:
+    """run_results.json, or {} when dbt stopped before writing it (it could not open the warehouse)."""
+    try:
+        return invocation.get_artifact("run_results.json")
+    except FileNotFoundError:
+        return {}
 
 
 def _unsuccessful_results(run_results: Mapping[str, Any]) -> dict[str, str]:
