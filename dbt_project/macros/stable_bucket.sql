@@ -11,3 +11,13 @@
 {% macro duckdb__stable_bucket(expression) -%}
     (cast(('0x' || substr(md5({{ expression }}), 1, 8)) as bigint) % 10000)
 {%- endmacro %}
+
+{#- Whether the member `alias` (with segment_key, customer_id, holdout_share) is in its segment's
+    holdout: a stable share of (segment, customer) pairs, the same on every run. -#}
+{% macro is_in_holdout(alias) -%}
+    coalesce(
+        {{ stable_bucket(dbt.concat([alias ~ ".segment_key", "'|'", alias ~ ".customer_id"])) }}
+        < {{ alias }}.holdout_share * 10000,
+        false
+    )
+{%- endmacro %}

@@ -35,11 +35,7 @@ final as (
         ranked.customer_id,
         {{ as_of_date() }} as as_of_date,
         ranked.exclusive_group,
-        coalesce(
-            {{ stable_bucket(dbt.concat(["ranked.segment_key", "'|'", "ranked.customer_id"])) }}
-            < ranked.holdout_share * 10000,
-            false
-        ) as is_holdout,
+        {{ is_in_holdout('ranked') }} as is_holdout,
         customers.email,
         customers.first_name,
         customers.last_name,

@@ -43,9 +43,7 @@ grouped as (
         entries.exited_on,
         coalesce(
             entry_groups.is_holdout,
-            {{ stable_bucket(dbt.concat(["entries.segment_key", "'|'", "entries.customer_id"])) }}
-            < entries.holdout_share * 10000,
-            false
+            {{ is_in_holdout('entries') }}
         ) as is_holdout,
         entry_groups.is_holdout is not null as is_group_recorded
     from entries
