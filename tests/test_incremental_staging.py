@@ -88,7 +88,13 @@ def _assert_same_as_full_build(raw_dir: Path, incremental: Path, tmp_path: Path,
 
 def _compiled(model: str) -> str:
     target = Path(os.environ["DBT_TARGET_PATH"])
-    return next(target.glob(f"compiled/**/{model}.sql")).read_text()
+    # The model's own compiled SQL, not a unit test's fixture of the same name (under <file>.yml/).
+    (path,) = [
+        path
+        for path in target.glob(f"compiled/**/{model}.sql")
+        if not any(part.endswith(".yml") for part in path.relative_to(target).parts)
+    ]
+    return path.read_text()
 
 
 def _emails(warehouse: Path, customer_id: str) -> list[tuple]:
