@@ -12,17 +12,18 @@
     dbt's snapshots stamp versions with the wall clock (check strategy, hard deletes), and the
     timestamp strategy re-versions every row whose updated_at moves, hence this macro. -#}
 
-{% macro history_latest_date(date_expression=none) -%}
+{#- `relation`: the table whose dates decide (default: the model itself). -#}
+{% macro history_latest_date(date_expression=none, relation=none) -%}
     {%- if not execute or not is_incremental() -%}{{ return(none) }}{%- endif -%}
     {%- set latest_of_row = date_expression
         or "case when valid_to is not null and valid_to > valid_from then valid_to else valid_from end" -%}
-    {%- set result = run_query("select max(" ~ latest_of_row ~ ") from " ~ this) -%}
+    {%- set result = run_query("select max(" ~ latest_of_row ~ ") from " ~ (relation or this)) -%}
     {%- set latest = result.columns[0].values()[0] -%}
     {{ return(none if latest is none else latest | string) }}
 {%- endmacro %}
 
-{% macro history_is_frozen(date_expression=none) -%}
-    {%- set latest = history_latest_date(date_expression) -%}
+{% macro history_is_frozen(date_expression=none, relation=none) -%}
+    {%- set latest = history_latest_date(date_expression, relation) -%}
     {{ return(latest is not none and as_of_date_string() < latest[:10]) }}
 {%- endmacro %}
 
@@ -47,9 +48,11 @@
 {#- The rewind of a table kept per as-of date (every row carries the date it was computed for, no
     validity intervals): re-running the latest date deletes that date's rows first, so the run
     writes the date's whole state again, even where it now has fewer rows (a segment dropped from
-    the catalogue). A date before the latest recorded one is frozen, as for the histories. -#}
-{% macro history_rewind_date(date_column='as_of_date') -%}
-    {%- if is_incremental() and not history_is_frozen(date_column) -%}
+    the catalogue). A date before the latest recorded one is frozen, as for the histories (`frozen`:
+    decided by another table's dates). -#}
+{% macro history_rewind_date(date_column='as_of_date', frozen=none) -%}
+    {%- set frozen = history_is_frozen(date_column) if frozen is none else frozen -%}
+    {%- if is_incremental() and not frozen -%}
         delete from {{ this }} where {{ date_column }} = {{ as_of_date() }}
     {%- else -%}
         select 1

@@ -23,21 +23,10 @@
 {%- endmacro %}
 
 {#- True when the run's as-of date is before the latest date the history was built for: the
-    history stays as it is (macros/history.sql), and so does segment_entry_groups. -#}
+    history stays as it is (macros/history.sql), and so does segment_entry_groups, whose own dates
+    (entries) need not reach that latest date. -#}
 {% macro entry_groups_frozen() -%}
-    {%- if not execute or not is_incremental() -%}{{ return(false) }}{%- endif -%}
-    {%- set result = run_query("select max(as_of_date) from " ~ ref('segment_history_runs')) -%}
-    {%- set latest = result.columns[0].values()[0] -%}
-    {{ return(latest is not none and as_of_date_string() < (latest | string)[:10]) }}
-{%- endmacro %}
-
-{#- Re-running the latest date first drops the entries that date recorded. -#}
-{% macro entry_groups_rewind() -%}
-    {%- if is_incremental() and not entry_groups_frozen() -%}
-        delete from {{ this }} where entered_on = {{ as_of_date() }}
-    {%- else -%}
-        select 1
-    {%- endif -%}
+    {{ return(history_is_frozen('as_of_date', ref('segment_history_runs'))) }}
 {%- endmacro %}
 
 {#- Whole days from the date `entry_date` to the date of the timestamp `moment`: 1 for the day after. -#}

@@ -3,7 +3,7 @@
     incremental_strategy='delete+insert',
     unique_key=['segment_key', 'customer_id', 'entered_on'],
     on_schema_change='fail',
-    pre_hook="{{ entry_groups_rewind() }}",
+    pre_hook="{{ history_rewind_date('entered_on', frozen=entry_groups_frozen()) }}",
 ) }}
 -- The member group (holdout or treated) each membership interval of segment_membership_history began
 -- in, recorded on its entry date: a later change of the catalogue's holdout_share moves nobody's past
