@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # The Dagster UI's port: make dev PORT=3001
 PORT ?= 3000
 
-.PHONY: install run replay segments check-segments test test-fast pytest lint format dev sample bench lock clean
+.PHONY: install run replay segments check-segments semantic test test-fast pytest lint format dev sample bench lock clean
 
 install: $(INSTALLED)
 
@@ -38,7 +38,13 @@ segments: $(INSTALLED)
 check-segments: $(INSTALLED)
 	$(BIN)/python -m orchestration segments check
 
-test: lint pytest
+test: lint semantic pytest
+
+# Writes target/semantic_manifest.json, which MetricFlow's `mf` reads, and validates the semantic models and
+# metrics (dbt_project/models/semantic); the warehouse is not opened.
+semantic: $(INSTALLED)
+	$(BIN)/dbt parse --quiet
+	$(BIN)/mf validate-configs --skip-dw
 
 # The tests run on every core (pytest-xdist; PYTEST_WORKERS=1 runs them in one process).
 PYTEST_WORKERS ?= auto

@@ -24,11 +24,12 @@ def expected_errors() -> tuple[type[Exception], ...]:
     """Errors a user can cause (a bad setting, catalogue, raw file, sync config) and a failed job:
     one line (the job: one block) on stderr and exit 1, never a stack trace."""
     from orchestration.assets.failures import DETERMINISTIC_ERRORS
+    from orchestration.dbt_project import DbtParseError
     from orchestration.dbt_runner import DbtBuildError
     from orchestration.runner import JobFailedError
     from orchestration.warehouse_lock import WarehouseLockedError
 
-    return (*DETERMINISTIC_ERRORS, DbtBuildError, JobFailedError, WarehouseLockedError)
+    return (*DETERMINISTIC_ERRORS, DbtBuildError, DbtParseError, JobFailedError, WarehouseLockedError)
 
 
 def _date(value: str) -> date:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import fcntl
+from functools import partial
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 from dbt.cli.main import dbtRunner
+from dbt_common.events.base_types import EventMsg
 
 from orchestration.segments.dbt_files import ensure_dbt_files
 from orchestration.settings import DEFAULT_COMPILED_DIR, PROJECT_DIR, Settings, SettingsError
 
 # Dagster's own copy of dbt's artifacts, apart from the target/ a developer's `dbt` commands use.
 DAGSTER_TARGET_PATH = Path("target") / "dagster"
+
+
+class DbtParseError(RuntimeError):
+    """dbt could not parse the project (a broken model, YAML or semantic model); names dbt's reasons."""
+
 
 crm_dbt_project = DbtProject(
     project_dir=PROJECT_DIR,
@@ -54,7 +61,8 @@ def ensure_manifest() -> Path:
     with open(manifest.parent / ".parse.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(compiled_dir):
-            result = dbtRunner().invoke(
+            messages: list[str] = []
+            result = dbtRunner(callbacks=[partial(_keep_errors, messages)]).invoke(
                 [
                     "parse",
                     "--quiet",
@@ -67,5 +75,11 @@ def ensure_manifest() -> Path:
                 ]
             )
             if not result.success:
-                raise RuntimeError(f"dbt parse failed: {result.exception}")
+                reasons = "; ".join(messages) or str(result.exception)
+                raise DbtParseError(f"dbt could not parse the project: {reasons}")
     return manifest
+
+
+def _keep_errors(messages: list[str], event: EventMsg) -> None:
+    if event.info.level == "error":
+        messages.append(" ".join(event.info.msg.split()))

@@ -1,7 +1,9 @@
 """dbt seeds, models and snapshots as Dagster assets; dbt tests become asset checks (`dbt build`)."""
 
 import os
-from collections.abc import Mapping
+import signal
+import subprocess
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,7 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
             # DBT_TARGET_PATH (the tests', the benchmark's) keeps dbt's artifacts and partial parse there.
             target_path=Path(os.environ["DBT_TARGET_PATH"]) if os.environ.get("DBT_TARGET_PATH") else None,
         )
-        yield from invocation.stream()
+        yield from _stream_or_stop(invocation)
     if not invocation.is_successful():
         error = invocation.get_error()
         if error is not None and (holder := lock_holder(str(error))) is not None:
@@ -67,6 +69,31 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
                 "dbt tests failed: " + ", ".join(sorted(_node_name(node) for node in failed))
             )
         raise error or dg.Failure(description="dbt build failed")
+
+
+def _stream_or_stop(invocation: Any) -> Iterator[Any]:
+    """invocation.stream(); when reading dbt's events fails, dbt is stopped before the error goes on.
+
+    A dbt left running would keep writing and hold the warehouse file, so Dagster's retry would meet
+    its lock.
+    """
+    try:
+        yield from invocation.stream()
+    except BaseException:
+        stop_process(invocation.process)
+        raise
+
+
+def stop_process(process: subprocess.Popen, timeout_seconds: float = 30) -> None:
+    """Interrupts a running process as Ctrl-C would; kills it if it has not ended in timeout_seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _run_results(invocation: Any) -> Mapping[str, Any]:
