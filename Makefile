@@ -81,7 +81,7 @@ dev: $(INSTALLED)
 sample: $(INSTALLED)
 	$(BIN)/python -m orchestration.sample_data
 
-# Benchmark of issue 7 (not a test): make bench [SCALES=100k,1m]; data and warehouses go to BENCH_DIR
+# The benchmark (not a test): make bench [SCALES=100k,1m]; data and warehouses go to BENCH_DIR
 # (default /tmp/crm-bench), the results to BENCHMARKS.md.
 bench: $(INSTALLED)
 	$(BIN)/python -m bench $(if $(SCALES),--scales $(SCALES))

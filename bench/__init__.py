@@ -1,4 +1,4 @@
-"""`make bench`: how fast and how big the pipeline runs at scale (issue 7). A benchmark, not a test.
+"""`make bench`: how fast and how big the pipeline runs at scale. A benchmark, not a test.
 
 For each scale (customers) it generates data with the project's own generator (cached per scale and
 seed under BENCH_DIR, default /tmp/crm-bench), then measures in child processes on this machine:

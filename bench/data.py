@@ -4,7 +4,7 @@ The generator (`python -m orchestration.sample_data`) has no knob for orders or 
 customer: both follow from the customer archetypes and the length of the simulated period (orders
 accumulate with the months a customer keeps buying; about one campaign goes out a week). Over
 2020-07-01..2026-11-20 it makes about 11 orders and 50 email events per customer, so 100k customers
-give ≈ 1.1M orders / 5.1M email events and 1M customers ≈ 11M / 51M, the sizes issue 7 asks for.
+give ≈ 1.1M orders / 5.1M email events and 1M customers ≈ 11M / 51M, the sizes the benchmark targets.
 Its ratio of events to orders (≈ 4.6) is fixed by the archetypes: a period with exactly 10 orders
 per customer has ≈ 46 events, one with 50 events ≈ 11 orders; this period meets both minimums.
 """

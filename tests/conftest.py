@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 from orchestration import pipeline
 from orchestration.settings import (
@@ -110,8 +111,22 @@ def build_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuildWarehouse:
 
 
 @pytest.fixture(scope="session")
-def tiny_warehouse(build_warehouse: BuildWarehouse) -> Path:
-    return build_warehouse()
+def tiny_warehouse(build_warehouse: BuildWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny fixture as of 2024-06-30, built once for all pytest-xdist workers; read it, never write
+    it (copy it first)."""
+    # The workers' temp folders share a parent: the first worker to get there builds, the others wait.
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    folder = shared / "tiny_warehouse"
+    warehouse = folder / "crm.duckdb"
+    with FileLock(str(shared / "tiny_warehouse.lock")):
+        if not (folder / "built").exists():
+            folder.mkdir(exist_ok=True)
+            warehouse.unlink(missing_ok=True)
+            build_warehouse(duckdb_path=warehouse)
+            (folder / "built").touch()
+    return warehouse
 
 
 def query(duckdb_path: Path, sql: str, params: list[object] | None = None) -> list[tuple]:

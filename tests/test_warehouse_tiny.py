@@ -10,8 +10,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import BuildWarehouse, query
 
 AS_OF = date(2024, 6, 30)
@@ -34,19 +32,6 @@ def test_customer_rfm_quantile_rows(tiny_warehouse: Path) -> None:
         ("c4", datetime(2023, 12, 20, 15), datetime(2024, 5, 1, 15), 60, 2, Decimal("6000.00"),
          Decimal("3000.00"), 2, 2, 2, "222", "Need attention", AS_OF),
     ]  # fmt: skip
-
-
-def test_customer_rfm_threshold_method_and_eleven_scheme(build_warehouse: BuildWarehouse) -> None:
-    warehouse = build_warehouse(extra_vars={"rfm_method": "threshold", "rfm_segment_scheme": "eleven"})
-    rows = query(warehouse, "select customer_id, rfm_code, rfm_segment from marts.customer_rfm order by 1")
-    # Recency 5 → 4, 29 → 4, 60 → 3 (31-60), 478 → 1; frequency 4 → 2, 1 → 1, 3 → 2, 2 → 2;
-    # monetary 10000 → 2 (5000-19999), 2000 → 1, 150000 → 4, 6000 → 2.
-    assert rows == [
-        ("c1", "422", "Potential loyalists"),
-        ("c2", "411", "New customers"),
-        ("c3", "124", "Can't lose them"),
-        ("c4", "322", "About to sleep"),
-    ]
 
 
 def test_customer_lifecycle_rows(tiny_warehouse: Path) -> None:
@@ -143,44 +128,11 @@ def test_duplicate_customer_keeps_the_latest_version(tiny_warehouse: Path) -> No
 MART_TABLES = ("marts.customer_rfm", "marts.customer_lifecycle", "marts.dim_customers")
 
 
-def _snapshot(warehouse: Path) -> dict[str, list[tuple]]:
-    return {table: query(warehouse, f"select * from {table} order by all") for table in MART_TABLES}
-
-
-def test_rerunning_the_same_as_of_date_gives_identical_marts(
-    build_warehouse: BuildWarehouse, tmp_path: Path
-) -> None:
-    warehouse = tmp_path / "twice.duckdb"
-    build_warehouse(duckdb_path=warehouse)
-    first = _snapshot(warehouse)
-    build_warehouse(duckdb_path=warehouse)
-    assert _snapshot(warehouse) == first
-    assert len(first["marts.dim_customers"]) == 8
-
-
 def test_as_of_date_before_all_data_gives_empty_marts(build_warehouse: BuildWarehouse) -> None:
     warehouse = build_warehouse(as_of=date(2020, 1, 1))
     counts = {table: query(warehouse, f"select count(*) from {table}")[0][0] for table in MART_TABLES}
     assert counts == {table: 0 for table in MART_TABLES}
 
 
-def test_a_past_as_of_date_reproduces_what_the_marts_said_then(build_warehouse: BuildWarehouse) -> None:
-    warehouse = build_warehouse(as_of=date(2023, 6, 30))
-    # Only c3 (orders from January to March 2023) had bought by then.
-    assert query(warehouse, "select customer_id, frequency, recency_days from marts.customer_rfm") == [
-        ("c3", 3, 112)
-    ]
-
-
-@pytest.mark.parametrize("bins", [5])
-def test_five_bins_scores_stay_within_range(build_warehouse: BuildWarehouse, bins: int) -> None:
-    warehouse = build_warehouse(extra_vars={"rfm_bins": bins})
-    rows = query(warehouse, "select customer_id, rfm_code, rfm_segment from marts.customer_rfm order by 1")
-    # Four buyers on five bins: cut points at the 20/40/60/80th percentiles; c3's frequency 3 is
-    # above 1.6, 2.2 and 2.8 (the interpolated cuts of 1, 2, 3, 4) → 4.
-    assert rows == [
-        ("c1", "554", "VIP"),
-        ("c2", "411", "Need attention"),  # R=4 of 5 is not the top score
-        ("c3", "145", "Sleeping whales"),
-        ("c4", "222", "Need attention"),
-    ]
+# Re-running a date (the same one, an earlier one): tests/test_segments.py, on the history warehouse.
+# Other RFM methods, bins and schemes on these buyers: dbt unit tests customer_rfm_tiny_buyers_*.
