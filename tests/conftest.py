@@ -27,6 +27,8 @@ from orchestration.settings import (
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_RAW_DIR = FIXTURES / "tiny"
 TINY_AS_OF = date(2024, 6, 30)
+# dbt's --exclude-resource-type, read by every dbt process the tests start.
+EXCLUDE_RESOURCE_TYPES_ENV = "DBT_EXCLUDE_RESOURCE_TYPES"
 
 
 # Fixtures that build a whole warehouse: the tests that use them (directly or through another
@@ -75,6 +77,9 @@ def _dbt_artifacts_outside_the_project(tmp_path_factory: pytest.TempPathFactory)
     os.environ["DBT_LOG_PATH"] = str(base / "logs")
     # The Dagster runs of the tests go to an ephemeral instance, never a developer's DAGSTER_HOME.
     os.environ.pop("DAGSTER_HOME", None)
+    # dbt's unit tests don't read the data: tests/test_dbt_unit_tests.py runs them all once, and the
+    # tests' warehouse builds (dbt and the Dagster job's dbt alike) leave them out.
+    os.environ[EXCLUDE_RESOURCE_TYPES_ENV] = "unit_test"
 
 
 BuildWarehouse = Callable[..., Path]
