@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from orchestration.pipeline import RunSummary, history_latest_date, summarise
+from orchestration.publish import ASSET_KEY_PATH, failed_run_line, read_publication
 from orchestration.quality.gates import warehouse_gate_failures
 from orchestration.resources import AS_OF_TAG, settings_run_config
 from orchestration.settings import Settings, SettingsError
@@ -71,7 +72,7 @@ def run_nightly(
         )
     if not result.success:
         raise JobFailedError(_describe_failure(result, settings))
-    return summarise(settings)
+    return replace(summarise(settings), published=read_publication(settings.published_path))
 
 
 def _causes(error: SerializableErrorInfo | None) -> list[str]:
@@ -119,7 +120,14 @@ def _describe_failure(result: dg.ExecuteInProcessResult, settings: Settings | No
     blocks += ["  " + gate.replace("\n", "\n  ") for gate in gates]
     # A retried step evaluates its checks again: say each thing once.
     unique = list(dict.fromkeys(blocks))
-    return "the nightly job failed:\n" + ("\n".join(unique) or "  (see the log above)")
+    message = "the nightly job failed:\n" + ("\n".join(unique) or "  (see the log above)")
+    if settings is not None:
+        published = any(
+            tuple(event.asset_key.path) == ASSET_KEY_PATH
+            for event in result.get_asset_materialization_events()
+        )
+        message += "\n" + failed_run_line(settings.published_path, published)
+    return message
 
 
 # dagster-dbt quotes the whole command, a --select of every model in the step.
