@@ -176,8 +176,7 @@ def test_a_reader_holding_the_copy_does_not_stop_the_run_and_sees_b_after_reconn
     assert runs.second.published is not None and runs.second.published.as_of == AS_OF_B
     # Still connected: the previous copy, whole. Reconnected: the new one.
     assert runs.reader_during == runs.reader_before
-    rows_b = query(runs.settings.duckdb_path, "select count(*) from marts.dim_customers")[0][0]
-    assert runs.reader_after == (AS_OF_B.isoformat(), rows_b)
+    assert runs.reader_after == (AS_OF_B.isoformat(), runs.working_b[("marts", "dim_customers")])
 
 
 def _collapsed_raw(folder: Path) -> Path:
@@ -341,3 +340,16 @@ def test_the_benchmark_reports_the_publish_steps_share_of_the_nightly_run() -> N
     assert _publish_cell(scale) == "1.50 s (2.0%)"
     assert _step_rows(scale, "nightly")["publishing the copy for BI tools"] == "1.50 s"
     assert _publish_cell(Scale({"label": "1m", "phases": {}})) == "–"
+
+
+def test_make_runs_progress_line_for_the_publish_step() -> None:
+    from orchestration.progress import _Step, describe_step
+
+    step = _Step(started=0.0)
+    metadata = {
+        "tables": dg.MetadataValue.int(29),
+        "path": dg.MetadataValue.path("/srv/crm_published.duckdb"),
+    }
+    step.materialized.append((dg.AssetKey(["published", "warehouse_copy"]), metadata))
+    line = describe_step("published__warehouse_copy", step)
+    assert line == "published 29 tables for BI tools: /srv/crm_published.duckdb"
