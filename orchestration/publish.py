@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
 from orchestration.duckdb_profile import connect_warehouse
+from orchestration.settings import PUBLISHED_ENV
 from orchestration.warehouse_lock import WarehouseLockedError
 
 # Copied whole: every table and view of these schemas (views become tables).
@@ -57,10 +58,12 @@ class Publication:
 
 def failed_run_line(published: Path, published_in_run: bool) -> str:
     """What a failed run did to the published copy, for its error message."""
-    if published_in_run:
+    try:
         found = read_publication(published)
+    except PublishError as error:
+        return f"nothing was published ({error})"
+    if published_in_run:
         return f"the marts were published before the failure: {found.describe() if found else published}"
-    found = read_publication(published)
     if found is None:
         return f"nothing was published (there is no copy at {published} yet)"
     return f"nothing was published: readers keep {found.describe()}"
@@ -98,7 +101,8 @@ def _write_copy(warehouse: Path, target: Path, run_id: str | None) -> None:
     with connect_warehouse(warehouse, read_only=True) as con:
         relations = _relations(con)
         as_of = _as_of(con)
-        con.execute(f"attach '{target}' as {COPY} (read_only false, storage_version '{STORAGE_VERSION}')")
+        quoted = str(target).replace("'", "''")
+        con.execute(f"attach '{quoted}' as {COPY} (read_only false, storage_version '{STORAGE_VERSION}')")
         try:
             for schema in sorted({schema for schema, _ in relations} | {ABOUT_SCHEMA}):
                 con.execute(f"create schema {COPY}.{schema}")
@@ -136,8 +140,10 @@ def publish(warehouse: Path, published: Path, run_id: str | None = None) -> Publ
     started = time.perf_counter()
     published.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(published)
+    leftovers = (temporary, temporary.with_name(temporary.name + ".wal"))
     stale_wal = published.with_name(published.name + ".wal")
-    _remove(temporary, temporary.with_name(temporary.name + ".wal"))
+    read_publication(published)  # never replaces a file that is not a published copy
+    _remove(*leftovers)
     try:
         _write_copy(warehouse, temporary, run_id)
         if os.name == "posix":
@@ -147,35 +153,45 @@ def publish(warehouse: Path, published: Path, run_id: str | None = None) -> Publ
         os.replace(temporary, published)
         _fsync_folder(published.parent)
     except WarehouseLockedError:
-        _remove(temporary)
+        _remove(*leftovers)
         raise
     except (OSError, duckdb.Error) as error:
-        _remove(temporary)
+        _remove(*leftovers)
         # Windows refuses to replace a file a reader has open: that reader keeps the previous copy.
         raise PublishError(
             f"could not publish {published}: {error}; the previous copy is left as it was"
         ) from error
     except BaseException:
-        _remove(temporary)
+        _remove(*leftovers)
         raise
     publication = read_publication(published)
     if publication is None:
-        raise PublishError(f"{published} was written but has no {ABOUT_SCHEMA}.about")
-    return Publication(**{**publication.__dict__, "seconds": time.perf_counter() - started})
+        raise PublishError(f"{published} vanished right after it was published")
+    return replace(publication, seconds=time.perf_counter() - started)
 
 
 def read_publication(published: Path) -> Publication | None:
-    """What the published copy at `published` holds, or None when there is none yet."""
-    if not published.is_file():
+    """What the published copy at `published` holds, or None when there is none yet.
+
+    PublishError when the file is not a published copy (no readable `published.about`).
+    """
+    if not published.exists():
         return None
-    with duckdb.connect(str(published), read_only=True) as con:
-        found = con.execute(
-            f"select as_of_date, published_at, source_warehouse from {ABOUT_SCHEMA}.about"
-        ).fetchone()
-        tables = con.execute(
-            f"select table_schema, table_name, row_count from {ABOUT_SCHEMA}.tables order by 1, 2"
-        ).fetchall()
+    try:
+        with duckdb.connect(str(published), read_only=True) as con:
+            found = con.execute(
+                f"select as_of_date, published_at, source_warehouse from {ABOUT_SCHEMA}.about"
+            ).fetchone()
+            tables = con.execute(
+                f"select table_schema, table_name, row_count from {ABOUT_SCHEMA}.tables order by 1, 2"
+            ).fetchall()
+    except duckdb.Error as error:
+        first_line = str(error).splitlines()[0]
+        raise PublishError(
+            f"{published} is not a published copy ({first_line}); it is left as it is: move it away or set "
+            f"{PUBLISHED_ENV} to another file"
+        ) from None
     if found is None:
-        return None
+        raise PublishError(f"{published} has an empty {ABOUT_SCHEMA}.about; move it away")
     as_of, published_at, source = found
     return Publication(published, as_of, published_at.astimezone(UTC), source, tables)

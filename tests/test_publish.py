@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from orchestration.pipeline import RunSummary, format_summary
-from orchestration.publish import PublishError, publish, read_publication, temporary_path
+from orchestration.publish import PublishError, failed_run_line, publish, read_publication, temporary_path
 from orchestration.runner import JobFailedError, run_nightly
 from orchestration.settings import Settings, SettingsError
 from orchestration.warehouse_lock import WarehouseLockedError
@@ -353,3 +353,19 @@ def test_make_runs_progress_line_for_the_publish_step() -> None:
     step.materialized.append((dg.AssetKey(["published", "warehouse_copy"]), metadata))
     line = describe_step("published__warehouse_copy", step)
     assert line == "published 29 tables for BI tools: /srv/crm_published.duckdb"
+
+
+def test_a_file_that_is_not_a_published_copy_is_never_replaced(tmp_path: Path) -> None:
+    other = _warehouse(tmp_path / "someone_elses.duckdb", 2)  # a DuckDB file without published.about
+    before = _fingerprint(other)
+    with pytest.raises(PublishError) as failure:
+        publish(_warehouse(tmp_path / "crm.duckdb", 4), other)
+    assert str(failure.value).startswith(f"{other} is not a published copy (Catalog Error: ")
+    assert str(failure.value).endswith(
+        "it is left as it is: move it away or set CRM_SEGMENTS_PUBLISHED_DUCKDB to another file"
+    )
+    assert _fingerprint(other) == before
+    assert failed_run_line(other, published_in_run=False) == f"nothing was published ({failure.value})"
+    assert failed_run_line(tmp_path / "none.duckdb", published_in_run=False) == (
+        f"nothing was published (there is no copy at {tmp_path / 'none.duckdb'} yet)"
+    )
