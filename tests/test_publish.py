@@ -369,3 +369,44 @@ def test_a_file_that_is_not_a_published_copy_is_never_replaced(tmp_path: Path) -
     assert failed_run_line(tmp_path / "none.duckdb", published_in_run=False) == (
         f"nothing was published (there is no copy at {tmp_path / 'none.duckdb'} yet)"
     )
+
+
+def test_a_run_tagged_not_to_publish_leaves_the_copy_alone(tmp_path: Path) -> None:
+    from orchestration.assets.publish import warehouse_copy
+    from orchestration.publish import PUBLISH_TAG
+    from orchestration.resources import CrmSettingsResource
+
+    warehouse, copy = _warehouse(tmp_path / "crm.duckdb", 6), tmp_path / "bi.duckdb"
+    resources = {
+        "crm_settings": CrmSettingsResource(duckdb_path=str(warehouse), published_duckdb_path=str(copy))
+    }
+    skipped = dg.materialize([warehouse_copy], resources=resources, tags={PUBLISH_TAG: "false"})
+    assert skipped.success and skipped.get_asset_materialization_events() == []
+    assert not copy.exists()
+    done = dg.materialize([warehouse_copy], resources=resources)
+    (event,) = done.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert (metadata["as_of_date"].value, metadata["tables"].value) == (AS_OF_A.isoformat(), 4)
+    assert metadata["rows"].value == {
+        "audit.quarantined_rows": 2,
+        "marts.big_customers": 4,
+        "marts.dim_customers": 6,
+        "quality.suite_results": 1,
+    }
+    assert query(copy, "select dagster_run_id from published.about") == [(done.run_id,)]
+
+
+def test_a_replay_publishes_only_as_of_its_last_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestration import runner
+
+    calls: list[tuple[date, bool]] = []
+
+    def record(settings: Settings, *args: object, publish: bool = True, **kwargs: object) -> str:
+        calls.append((settings.as_of, publish))
+        return settings.as_of.isoformat()
+
+    monkeypatch.setattr(runner, "run_nightly", record)
+    settings = Settings(TINY_RAW_DIR, AS_OF_A, tmp_path / "none.duckdb")
+    summaries = runner.replay(settings, date(2024, 1, 1), date(2024, 1, 15), 7)
+    assert summaries == ["2024-01-01", "2024-01-08", "2024-01-15"]
+    assert calls == [(date(2024, 1, 1), False), (date(2024, 1, 8), False), (date(2024, 1, 15), True)]
