@@ -364,6 +364,20 @@ def _results_section(scales: list[Scale]) -> list[str]:
         row("  CPU time", each(lambda s: seconds(s.cpu("nightly")))),
         row("  peak memory", each(lambda s: gigabytes(s.peak("nightly")))),
         row(
+            "  of which publishing the copy for BI tools (`published/warehouse_copy`): time, share",
+            each(_publish_cell),
+        ),
+        row(
+            "  published copy: tables, rows, file",
+            each(
+                lambda s: (
+                    f"{p['tables']}, {count(p['rows'])}, {gigabytes(p['bytes'])}"
+                    if (p := (s.worker("nightly") or {}).get("published"))
+                    else "–"
+                )
+            ),
+        ),
+        row(
             "**Sync diff**, 1% of the membership changed: rows (segments)",
             each(
                 lambda s: (
@@ -681,6 +695,15 @@ def _cpu_floor(scale: Scale, cores: int | None) -> list[str]:
     return [f"Lower bounds at {scale.label}: " + "; ".join(parts) + ".", ""]
 
 
+def _publish_cell(scale: Scale) -> str:
+    """The publish step's time and its share of the nightly run's wall time (issue 23: at most 5%)."""
+    published = (scale.worker("nightly") or {}).get("published")
+    wall = scale.wall("nightly")
+    if not published or not wall:
+        return "–"
+    return f"{seconds(published['seconds'])} ({published['seconds'] / wall:.1%})"
+
+
 def _with_peak(value: float | None, step: dict[str, Any]) -> str:
     peak = step.get("peak_rss_bytes")
     return seconds(value) + (f" (peak {gigabytes(peak)})" if peak else "")
@@ -692,7 +715,11 @@ def _step_rows(scale: Scale, name: str) -> dict[str, str]:
     if not worker:
         return {}
     steps = {"process start and imports": seconds(scale.wall(name) - worker["run_seconds"])}
-    titles = {"land": "landing (raw files → `raw.*`)", "compile_segments": "segment catalogue compile"}
+    titles = {
+        "land": "landing (raw files → `raw.*`)",
+        "compile_segments": "segment catalogue compile",
+        "publish": "publishing the copy for BI tools",
+    }
     for step in worker["steps"]:
         if "dbt" not in step:
             steps[titles.get(step["name"], step["name"])] = _with_peak(step["seconds"], step)

@@ -3,7 +3,8 @@
 Tasks (each writes a JSON result to --out):
 - `build`: orchestration.pipeline.run for one as-of date (landing, the segment catalogue, one dbt
   build, the summary), with each step timed and the dbt invocation's run_results.json read right
-  after it (DBT_TARGET_PATH is kept between runs, so partial parsing behaves as in a real install).
+  after it (DBT_TARGET_PATH is kept between runs, so partial parsing behaves as in a real install);
+  with `--publish`, then the published copy for BI tools, as the nightly job's last step writes it.
 - `rfm`: the project's RFM model rebuilt on its own (`dbt run --select customer_rfm`, `repeat`
   times), then the pandas way and the hand-written query, and the agreement check (bench.rfm).
 - `rfm-build`: when the full pipeline did not finish, only what `marts.customer_rfm` needs, into a new
@@ -114,6 +115,17 @@ def task_build(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(raw_dir=args.raw, as_of=args.as_of, duckdb_path=args.duckdb)
     run_started = time.perf_counter()
     pipeline.run(settings)
+    published = None
+    if args.publish:
+        from orchestration.publish import publish
+
+        publication = timed("publish", publish)(settings.duckdb_path, settings.published_path)
+        published = {
+            "seconds": steps[-1]["seconds"],
+            "bytes": publication.path.stat().st_size,
+            "tables": len(publication.tables),
+            "rows": sum(rows for _, _, rows in publication.tables),
+        }
     run_seconds = time.perf_counter() - run_started
     return {
         "task": "build",
@@ -123,6 +135,7 @@ def task_build(args: argparse.Namespace) -> dict[str, Any]:
         "steps": steps,
         "rfm_upstream": upstream(target),
         "warehouse_bytes": args.duckdb.stat().st_size,
+        "published": published,
     }
 
 
@@ -196,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=date.fromisoformat)
     parser.add_argument("--duckdb", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--publish", action="store_true", help="build: then write the published copy")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     result = TASKS[args.task](args)

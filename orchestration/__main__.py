@@ -26,10 +26,18 @@ def expected_errors() -> tuple[type[Exception], ...]:
     from orchestration.assets.failures import DETERMINISTIC_ERRORS
     from orchestration.dbt_project import DbtParseError
     from orchestration.dbt_runner import DbtBuildError
+    from orchestration.publish import PublishError
     from orchestration.runner import JobFailedError
     from orchestration.warehouse_lock import WarehouseLockedError
 
-    return (*DETERMINISTIC_ERRORS, DbtBuildError, DbtParseError, JobFailedError, WarehouseLockedError)
+    return (
+        *DETERMINISTIC_ERRORS,
+        DbtBuildError,
+        DbtParseError,
+        JobFailedError,
+        PublishError,
+        WarehouseLockedError,
+    )
 
 
 def _date(value: str) -> date:

@@ -10,6 +10,7 @@ from datetime import date
 from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.landing import LandedTable, land_raw_files
+from orchestration.publish import Publication
 from orchestration.rfm_cut_points import CutPoint, format_cut_points, read_cut_points
 from orchestration.segments.catalog import CompiledCatalog
 from orchestration.segments.dbt_files import write_dbt_files
@@ -34,6 +35,8 @@ class RunSummary:
     data_issues: list[tuple[str, str, int]] = field(default_factory=list)
     # marts.rfm_cut_points of this as-of date (orchestration/rfm_cut_points.py).
     rfm_cut_points: list[CutPoint] = field(default_factory=list)
+    # The copy BI tools read, when the run published one (the Dagster job's last step).
+    published: Publication | None = None
 
 
 def land(settings: Settings) -> list[LandedTable]:
@@ -144,8 +147,10 @@ def run(settings: Settings, extra_vars: dict[str, object] | None = None) -> RunS
 
 
 def format_summary(summary: RunSummary) -> str:
-    lines = [
-        f"crm-segments as of {summary.settings.as_of} — warehouse {summary.settings.duckdb_path}",
+    lines = [f"crm-segments as of {summary.settings.as_of} — warehouse {summary.settings.duckdb_path}"]
+    if summary.published is not None:
+        lines.append(f"Published for BI tools: {summary.published.describe()}")
+    lines += [
         "",
         "Raw rows: landed = staged + quarantined",
     ]

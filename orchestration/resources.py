@@ -30,6 +30,7 @@ class CrmSettingsResource(dg.ConfigurableResource):
     duckdb_path: str | None = None
     catalog_path: str | None = None
     compiled_dir: str | None = None
+    published_duckdb_path: str | None = None
     # dbt vars of this run only, as a JSON object (dbt_project.yml's values otherwise).
     dbt_vars: str | None = None
 
@@ -42,6 +43,7 @@ class CrmSettingsResource(dg.ConfigurableResource):
                 ("duckdb_path", self.duckdb_path),
                 ("catalog_path", self.catalog_path),
                 ("compiled_dir", self.compiled_dir),
+                ("published_duckdb_path", self.published_duckdb_path),
             )
             if value
         }
@@ -64,6 +66,7 @@ def settings_run_config(
         "duckdb_path": str(settings.duckdb_path),
         "catalog_path": str(settings.catalog_path),
         "compiled_dir": str(settings.compiled_dir),
+        "published_duckdb_path": str(settings.published_path),
     }
     if dbt_vars:
         config["dbt_vars"] = json.dumps(dict(dbt_vars))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from orchestration.pipeline import RunSummary, history_latest_date, summarise
+from orchestration.publish import ASSET_KEY_PATH, PUBLISH_TAG, failed_run_line, read_publication
 from orchestration.quality.gates import warehouse_gate_failures
 from orchestration.resources import AS_OF_TAG, settings_run_config
 from orchestration.settings import Settings, SettingsError
@@ -44,8 +45,11 @@ def run_nightly(
     logger_defs: Mapping[str, dg.LoggerDefinition] | None = None,
     dbt_vars: Mapping[str, object] | None = None,
     say: Callable[[str], None] | None = None,
+    publish: bool = True,
 ) -> RunSummary:
     """Materialises every asset of the nightly job with `settings`; raises JobFailedError.
+
+    `publish=False` leaves the copy for BI tools as it is (a replay's dates before its last).
 
     `logger_defs` replace Dagster's console logger (the command line's progress lines and log file);
     `dbt_vars` override project vars for this run (rfm_method, rfm_bins, …). A warehouse file another
@@ -66,12 +70,13 @@ def run_nightly(
         result = job.execute_in_process(
             run_config=run_config,
             instance=instance,
-            tags={AS_OF_TAG: settings.as_of.isoformat()},
+            tags={AS_OF_TAG: settings.as_of.isoformat(), **({} if publish else {PUBLISH_TAG: "false"})},
             raise_on_error=False,
         )
     if not result.success:
         raise JobFailedError(_describe_failure(result, settings))
-    return summarise(settings)
+    published = read_publication(settings.published_path) if publish else None
+    return replace(summarise(settings), published=published)
 
 
 def _causes(error: SerializableErrorInfo | None) -> list[str]:
@@ -119,7 +124,14 @@ def _describe_failure(result: dg.ExecuteInProcessResult, settings: Settings | No
     blocks += ["  " + gate.replace("\n", "\n  ") for gate in gates]
     # A retried step evaluates its checks again: say each thing once.
     unique = list(dict.fromkeys(blocks))
-    return "the nightly job failed:\n" + ("\n".join(unique) or "  (see the log above)")
+    message = "the nightly job failed:\n" + ("\n".join(unique) or "  (see the log above)")
+    if settings is not None:
+        published = any(
+            tuple(event.asset_key.path) == ASSET_KEY_PATH
+            for event in result.get_asset_materialization_events()
+        )
+        message += "\n" + failed_run_line(settings.published_path, published)
+    return message
 
 
 # dagster-dbt quotes the whole command, a --select of every model in the step.
@@ -169,7 +181,8 @@ def replay(
     for index, as_of in enumerate(dates, start=1):
         dated = replace(settings, as_of=as_of)
         try:
-            summaries.append(run_nightly(dated, logger_defs, say=say))
+            # The copy for BI tools is published once, as of the last date.
+            summaries.append(run_nightly(dated, logger_defs, say=say, publish=index == len(dates)))
         except JobFailedError as error:
             raise JobFailedError(f"as of {as_of} ({index}/{len(dates)}), {error}") from None
         if on_date_done is not None:

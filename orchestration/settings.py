@@ -21,6 +21,8 @@ VERBOSE_ENV = "CRM_SEGMENTS_VERBOSE"
 # How long a run waits for another process to let go of the warehouse file (warehouse_lock.py).
 LOCK_WAIT_ENV = "CRM_SEGMENTS_LOCK_WAIT_SECONDS"
 DEFAULT_LOCK_WAIT_SECONDS = 60.0
+# The read-only copy BI tools read (orchestration/publish.py); default `<warehouse stem>_published.duckdb`.
+PUBLISHED_ENV = "CRM_SEGMENTS_PUBLISHED_DUCKDB"
 
 
 class SettingsError(ValueError):
@@ -35,17 +37,28 @@ class Settings:
     catalog_path: Path = DEFAULT_CATALOG_PATH
     compiled_dir: Path = DEFAULT_COMPILED_DIR
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+    # None: `<warehouse stem>_published.duckdb` beside the warehouse (see `published_path`).
+    published_duckdb_path: Path | None = None
+
+    @property
+    def published_path(self) -> Path:
+        """Where each successful nightly run publishes the marts for BI readers."""
+        if self.published_duckdb_path is not None:
+            return self.published_duckdb_path
+        return self.duckdb_path.with_name(f"{self.duckdb_path.stem}_published.duckdb")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, today: date | None = None) -> Settings:
         env = os.environ if env is None else env
+        duckdb_path = _duckdb_path(env.get("CRM_SEGMENTS_DUCKDB"))
         return cls(
             raw_dir=_raw_dir(env.get("CRM_SEGMENTS_RAW_DIR")),
             as_of=_as_of(env.get("CRM_SEGMENTS_AS_OF"), today or datetime.now(UTC).date()),
-            duckdb_path=_duckdb_path(env.get("CRM_SEGMENTS_DUCKDB")),
+            duckdb_path=duckdb_path,
             catalog_path=_catalog_path(env.get("CRM_SEGMENTS_CATALOG")),
             compiled_dir=_compiled_dir(env.get(COMPILED_DIR_ENV)),
             lock_wait_seconds=_lock_wait_seconds(env.get(LOCK_WAIT_ENV)),
+            published_duckdb_path=_published_path(env.get(PUBLISHED_ENV), duckdb_path),
         )
 
     def dbt_env(self) -> dict[str, str]:
@@ -84,6 +97,21 @@ def _duckdb_path(value: str | None) -> Path:
     path = Path(value).expanduser().resolve()
     if path.is_dir():
         raise SettingsError(f"CRM_SEGMENTS_DUCKDB={value!r} is a folder; it should name the warehouse file")
+    return path
+
+
+def _published_path(value: str | None, duckdb_path: Path) -> Path | None:
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if path.is_dir():
+        raise SettingsError(
+            f"{PUBLISHED_ENV}={value!r} is a folder; it should name the published copy's file"
+        )
+    if path == duckdb_path:
+        raise SettingsError(
+            f"{PUBLISHED_ENV}={value!r} is the warehouse itself; the published copy needs a file of its own"
+        )
     return path
 
 
