@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.__main__ import main
-from orchestration.dbt_docs import SYNC_EXPOSURES_FILE, docs_dir, sync_exposure
+from orchestration.dbt_docs import EXPOSURES_FILE, docs_dir, sync_exposure
 from orchestration.settings import DEFAULT_COMPILED_DIR
 from orchestration.syncs.config import parse_sync
 
@@ -94,13 +94,16 @@ def test_docs_without_a_warehouse_hold_the_lineage_and_every_exposure(docs_witho
     assert exposures["sync_vip_file"]["owner"]["name"] == "crm-team"
     assert exposures["sync_winback_mailchimp"]["maturity"] == "low"
     assert "audience abc123" in exposures["sync_winback_mailchimp"]["description"]
-    assert "model.crm_segments.fct_orders" in exposures["published_copy"]["depends_on"]["nodes"]
+    published = exposures["published_copy"]["depends_on"]["nodes"]
+    assert {"model.crm_segments.fct_orders", "model.crm_segments.segment_kpis"} <= set(published)
+    assert "model.crm_segments.quarantined_rows" in published  # audit
+    assert "model.crm_segments.int_emails" not in published
     # No warehouse: the lineage is there, the catalogue (types, row counts) is empty, none was created.
     assert "model.crm_segments.segment_membership" in manifest["nodes"]
     assert catalog["nodes"] == {}
     assert not warehouse.exists()
     # The generated exposures are gone: a later parse never meets a removed sync's exposure.
-    assert not (DEFAULT_COMPILED_DIR / SYNC_EXPOSURES_FILE).exists()
+    assert not (DEFAULT_COMPILED_DIR / EXPOSURES_FILE).exists()
 
 
 @pytest.mark.slow
