@@ -1,5 +1,5 @@
 """Command line: `python -m orchestration run` (`make run`), `… replay` (`make replay`), `… sync`,
-`… segments check` (`make check-segments`) and `… explain`.
+`… segments check` (`make check-segments`), `… explain` and `… report` (`make report`).
 
 Dagster and dbt load only for the commands that run them: `segments check` starts in seconds.
 """
@@ -26,10 +26,18 @@ def expected_errors() -> tuple[type[Exception], ...]:
     from orchestration.assets.failures import DETERMINISTIC_ERRORS
     from orchestration.dbt_project import DbtParseError
     from orchestration.dbt_runner import DbtBuildError
+    from orchestration.report import ReportError
     from orchestration.runner import JobFailedError
     from orchestration.warehouse_lock import WarehouseLockedError
 
-    return (*DETERMINISTIC_ERRORS, DbtBuildError, DbtParseError, JobFailedError, WarehouseLockedError)
+    return (
+        *DETERMINISTIC_ERRORS,
+        DbtBuildError,
+        DbtParseError,
+        JobFailedError,
+        WarehouseLockedError,
+        ReportError,
+    )
 
 
 def _date(value: str) -> date:
@@ -100,12 +108,24 @@ def replay_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def report_command(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestration.report import build_report
+    from orchestration.warehouse_lock import wait_for_warehouse
+
+    # A writer (a running `make run`) keeps readers out too: wait for it like the other commands.
+    if settings.duckdb_path.exists():
+        wait_for_warehouse(settings.duckdb_path, settings.lock_wait_seconds, print)
+    print(build_report(settings.duckdb_path))
+    return 0
+
+
 COMMANDS = {
     "run": run_command,
     "replay": replay_command,
     "sync": sync_command,
     "segments": segments_command,
     "explain": explain_command,
+    "report": report_command,
 }
 
 
@@ -128,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_verbose(subparser, default=argparse.SUPPRESS)
     add_sync_parser(commands)
     add_segments_parsers(commands)
+    commands.add_parser(
+        "report", help="rebuild the segment report from the existing warehouse (read-only); prints its path"
+    )
     return parser
 
 
