@@ -193,6 +193,152 @@ def _quality(marts: Marts, t: Translator, specs: dict[str, dict[str, Any]]) -> S
     }
 
 
+def _segments(marts: Marts, t: Translator, specs: dict[str, dict[str, Any]]) -> Section:
+    sizes = marts.segment_sizes()
+    flows = marts.segment_flows()
+    uplift = marts.segment_uplift()
+    roi = marts.campaign_roi()
+    if len({row["as_of_date"] for row in flows}) < 2:
+        flows = []
+    else:
+        specs["segment_flows"] = charts.segment_flows(flows, t, default_segment="churn_risk_high")
+    if roi:
+        specs["campaign_roi"] = charts.bars(roi, "segment_key", "roi", (t("col_segment"), t("col_roi")))
+    verdicts = ", ".join(
+        f"{row['conversion_verdict']} {row['segment_windows']}" for row in marts.uplift_verdicts()
+    )
+    uplift_empty = t("empty_uplift") + (f" ({verdicts})" if verdicts else "")
+    return {
+        "id": "segments",
+        "title": t("segments"),
+        "blocks": [
+            block(
+                "segment_sizes",
+                t("segment_sizes"),
+                sizes,
+                t("empty_segments"),
+                table=True,
+                columns=[
+                    column("segment_key", t("col_segment")),
+                    column("segment_name", t("col_name")),
+                    column("owner", t("col_owner")),
+                    column("members", t("members"), "int"),
+                    column("holdout_members", t("holdout_members"), "int"),
+                    column("emailable_members", t("col_emailable"), "int"),
+                ],
+            ),
+            block("segment_flows", t("segment_flows"), flows, t("empty_history")),
+            block(
+                "segment_uplift",
+                t("segment_uplift"),
+                uplift,
+                uplift_empty,
+                table=True,
+                wide=True,
+                columns=[
+                    column("segment_key", t("col_segment")),
+                    column("window_days", t("col_window"), "int"),
+                    column("treated_members", t("col_treated"), "int"),
+                    column("holdout_members", t("col_holdout"), "int"),
+                    column("treated_conversion_rate", f"{t('col_treated')}: {t('col_conversion')}", "rate"),
+                    column("holdout_conversion_rate", f"{t('col_holdout')}: {t('col_conversion')}", "rate"),
+                    column("conversion_rate_difference", t("col_uplift"), "rate"),
+                    column("conversion_rate_difference_ci_lower", t("col_ci_lower"), "rate"),
+                    column("conversion_rate_difference_ci_upper", t("col_ci_upper"), "rate"),
+                    column("incremental_revenue", t("col_incremental_revenue"), "money"),
+                    column("conversion_verdict", t("col_verdict")),
+                ],
+            ),
+            block(
+                "campaign_roi",
+                t("campaign_roi"),
+                roi,
+                t("empty_campaigns"),
+                table=True,
+                wide=True,
+                columns=[
+                    column("segment_key", t("col_segment")),
+                    column("emails_delivered", t("col_delivered"), "int"),
+                    column("conversions", t("col_conversions"), "int"),
+                    column("attributed_revenue", t("revenue"), "money"),
+                    column("campaign_cost", t("col_cost"), "money"),
+                    column("roi", t("col_roi"), "number"),
+                ],
+            ),
+        ],
+    }
+
+
+def _predictions(marts: Marts, t: Translator, specs: dict[str, dict[str, Any]]) -> Section:
+    histogram = marts.clv_histogram()
+    risk = marts.churn_risk()
+    if histogram:
+        specs["clv_distribution"] = charts.histogram(histogram, t)
+    if any(row["risk"] != "not predicted" for row in risk):
+        specs["churn_distribution"] = charts.bars(
+            risk, "risk", "customers", (t("churn_risk"), t("customers")), None
+        )
+    else:
+        risk = []
+    return {
+        "id": "predictions",
+        "title": t("predictions"),
+        "blocks": [
+            block("clv_distribution", t("clv_distribution"), histogram, t("empty_predictions")),
+            block("churn_distribution", t("churn_distribution"), risk, t("empty_predictions")),
+            block(
+                "top_clv",
+                t("top_clv"),
+                marts.top_clv(),
+                t("empty_predictions"),
+                table=True,
+                columns=[
+                    column("customer_id", t("col_customer")),
+                    column("predicted_clv_12m", t("predicted_clv"), "money"),
+                    column("p_alive", t("col_p_alive"), "rate"),
+                    column("expected_purchases_30d", t("col_expected_purchases"), "number"),
+                    column("churn_risk", t("churn_risk")),
+                    column("clv_frequency", t("col_frequency"), "int"),
+                ],
+            ),
+            block(
+                "model_fits",
+                t("model_fits"),
+                marts.model_fits(),
+                t("empty_model_fits"),
+                table=True,
+                columns=[
+                    column("model", t("col_model")),
+                    column("parameter", t("col_parameter")),
+                    column("value", t("col_value"), "number"),
+                    column("n_customers", t("customers"), "int"),
+                    column("converged", t("col_converged")),
+                    column("status", t("col_status")),
+                    column("status_message", t("col_message")),
+                ],
+            ),
+        ],
+    }
+
+
+def _cohorts(marts: Marts, t: Translator, specs: dict[str, dict[str, Any]]) -> Section:
+    cohorts = marts.cohorts()
+    if cohorts:
+        specs["cohort_retention"] = charts.cohort_heatmap(cohorts, "active_rate", t, ".1%", "greens")
+        specs["cohort_revenue"] = charts.cohort_heatmap(
+            cohorts, "cumulative_revenue_per_customer", t, ",.0f", "purples"
+        )
+    return {
+        "id": "cohorts",
+        "title": t("cohorts"),
+        "blocks": [
+            # One copy of the rows: both heat maps read the same cohort rows.
+            block("cohort_retention", t("cohort_retention"), cohorts, t("empty_cohorts")),
+            block("cohort_revenue", t("cohort_revenue"), [], t("empty_cohorts") if not cohorts else None),
+        ],
+    }
+
+
 def warehouse_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
     """The as-of date the marts were built for (marts.segment_catalog), None before the first build."""
     found = con.execute(
@@ -210,7 +356,14 @@ def collect(
     """The page's data (sections of blocks with their rows) and its chart specs."""
     marts = Marts(con, as_of)
     specs: dict[str, dict[str, Any]] = {}
-    sections = [_digest(marts, t), _rfm(marts, t, specs), _quality(marts, t, specs)]
+    sections = [
+        _digest(marts, t),
+        _rfm(marts, t, specs),
+        _segments(marts, t, specs),
+        _predictions(marts, t, specs),
+        _cohorts(marts, t, specs),
+        _quality(marts, t, specs),
+    ]
     data = {
         "as_of": as_of.isoformat(),
         "previous_as_of": marts.previous_as_of.isoformat() if marts.previous_as_of else None,

@@ -149,3 +149,103 @@ def quarantine_bars(rows: list[Row], t: Translator) -> Spec:
         .properties(width=WIDTH * 0.6, height=18 * len(rows))
     )
     return _spec(chart)
+
+
+def segment_flows(rows: list[Row], t: Translator, default_segment: str) -> Spec:
+    """Entered (up) and exited (down) per history date, for the segment chosen in a drop-down."""
+    keys = sorted({row["segment_key"] for row in rows})
+    choice = alt.param(
+        name="segment_choice",
+        value=default_segment if default_segment in keys else keys[0],
+        bind=alt.binding_select(options=keys, name=t("col_segment") + " "),
+    )
+    base = alt.Chart(alt.Data(values=rows)).transform_filter("datum.segment_key == segment_choice")
+    flows = (
+        base.transform_fold(["entered", "exited"], as_=["flow", "customers"])
+        .transform_filter("datum.customers != null")
+        .transform_calculate(signed="datum.flow == 'exited' ? -datum.customers : datum.customers")
+        .mark_bar()
+        .encode(
+            x=alt.X("as_of_date:O", title=t("as_of_date")),
+            y=alt.Y("signed:Q", title=f"{t('entered')} / {t('exited')}"),
+            color=alt.Color(
+                "flow:N",
+                title=None,
+                scale=alt.Scale(domain=["entered", "exited"], range=["#1a7f37", "#b42318"]),
+                legend=alt.Legend(labelExpr=f"datum.label == 'entered' ? '{t('entered')}' : '{t('exited')}'"),
+            ),
+            tooltip=[
+                alt.Tooltip("as_of_date:O", title=t("as_of_date")),
+                alt.Tooltip("flow:N", title=" "),
+                alt.Tooltip("customers:Q", title=t("customers"), format=","),
+            ],
+        )
+    )
+    members = base.mark_line(point=True, color="#2f6fb0").encode(
+        x=alt.X("as_of_date:O", title=t("as_of_date")),
+        y=alt.Y("members:Q", title=t("members")),
+        tooltip=[alt.Tooltip("as_of_date:O"), alt.Tooltip("members:Q", title=t("members"), format=",")],
+    )
+    chart = alt.vconcat(
+        members.properties(width=WIDTH, height=140), flows.properties(width=WIDTH, height=160)
+    ).add_params(choice)
+    return _spec(chart)
+
+
+def bars(
+    rows: list[Row], category: str, value: str, titles: tuple[str, str], sort: str | None = "-x"
+) -> Spec:
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{category}:N", title=titles[0], sort=sort),
+            x=alt.X(f"{value}:Q", title=titles[1]),
+            tooltip=[
+                alt.Tooltip(f"{category}:N", title=titles[0]),
+                alt.Tooltip(f"{value}:Q", title=titles[1], format=",.2f"),
+            ],
+        )
+        .properties(width=WIDTH * 0.8, height=max(60, 20 * len(rows)))
+    )
+    return _spec(chart)
+
+
+def histogram(rows: list[Row], t: Translator) -> Spec:
+    """Bars from bin_start to bin_end (the last bin runs to the highest value)."""
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar()
+        .encode(
+            x=alt.X("bin_start:Q", bin="binned", title=t("predicted_clv"), axis=alt.Axis(format=",.0f")),
+            x2="bin_end:Q",
+            y=alt.Y("customers:Q", title=t("customers")),
+            tooltip=[
+                alt.Tooltip("bin_start:Q", title="≥", format=",.0f"),
+                alt.Tooltip("bin_end:Q", title="≤", format=",.0f"),
+                alt.Tooltip("customers:Q", title=t("customers"), format=","),
+            ],
+        )
+        .properties(width=WIDTH, height=220)
+    )
+    return _spec(chart)
+
+
+def cohort_heatmap(rows: list[Row], value: str, t: Translator, number_format: str, scheme: str) -> Spec:
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_rect()
+        .encode(
+            x=alt.X("months_since_first_order:O", title=t("months_since")),
+            y=alt.Y("cohort_month:O", title=t("cohort_month")),
+            color=alt.Color(f"{value}:Q", title=None, scale=alt.Scale(scheme=scheme)),
+            tooltip=[
+                alt.Tooltip("cohort_month:O", title=t("cohort_month")),
+                alt.Tooltip("months_since_first_order:O", title=t("months_since")),
+                alt.Tooltip("cohort_customers:Q", title=t("customers"), format=","),
+                alt.Tooltip(f"{value}:Q", format=number_format),
+            ],
+        )
+        .properties(width=WIDTH, height=min(700, 12 * len({row["cohort_month"] for row in rows})))
+    )
+    return _spec(chart)

@@ -247,3 +247,154 @@ class Marts:
             [],
             "marts.sync_row_errors",
         )
+
+    # --- Segments ----------------------------------------------------------------------------
+    def segment_sizes(self) -> list[Row]:
+        return self.rows(
+            """
+            select segment_key, segment_name, owner, members, holdout_members, emailable_members,
+            from marts.segment_catalog
+            order by members desc, segment_key
+            """,
+            [],
+            "marts.segment_catalog",
+        )
+
+    def segment_flows(self) -> list[Row]:
+        """Members, entered and exited per segment and history date (entered/exited null on the first)."""
+        return self.rows(
+            """
+            select as_of_date, segment_key, members, entered, exited,
+            from marts.segment_daily_sizes
+            where as_of_date <= ?
+            order by segment_key, as_of_date
+            """,
+            [self.as_of],
+            "marts.segment_daily_sizes",
+        )
+
+    def segment_uplift(self) -> list[Row]:
+        """Treated against holdout per segment and window, where an entry's window has closed."""
+        return self.rows(
+            """
+            select
+                segment_key, window_days, treated_members, holdout_members,
+                treated_conversion_rate, holdout_conversion_rate, conversion_rate_difference,
+                conversion_rate_difference_ci_lower, conversion_rate_difference_ci_upper,
+                incremental_revenue, roi, conversion_verdict,
+            from marts.segment_uplift
+            where as_of_date = ? and conversion_verdict != 'no_closed_entries'
+            order by segment_key, window_days
+            """,
+            [self.as_of],
+            "marts.segment_uplift",
+        )
+
+    def uplift_verdicts(self) -> list[Row]:
+        return self.rows(
+            "select conversion_verdict, count(*) as segment_windows from marts.segment_uplift "
+            "where as_of_date = ? group by all order by all",
+            [self.as_of],
+            "marts.segment_uplift",
+        )
+
+    def campaign_roi(self) -> list[Row]:
+        """The campaigns' return per segment over the KPI period (segment_kpis, every member)."""
+        return self.rows(
+            """
+            select
+                segment_key, emails_delivered, conversions, attributed_revenue, campaign_cost, roi,
+            from marts.segment_kpis
+            where as_of_date = ? and member_group = 'all' and campaign_cost > 0
+            order by roi desc nulls last, segment_key
+            """,
+            [self.as_of],
+            "marts.segment_kpis",
+        )
+
+    # --- Predictions -------------------------------------------------------------------------
+    def clv_histogram(self, bins: int = 20) -> list[Row]:
+        """Customers per equal-width bin of predicted CLV up to the 99th percentile; the last bin runs
+        on to the highest value."""
+        return self.rows(
+            """
+            with
+            predicted as (
+                select predicted_clv_12m as clv from marts.customer_predictions
+                where predicted_clv_12m is not null
+            ),
+            bounds as (
+                select greatest(quantile_cont(clv, 0.99), 1e-9) / ? as width, max(clv) as top,
+                from predicted
+            ),
+            binned as (
+                select least(floor(clv / width), ? - 1)::integer as bin, width, top,
+                from predicted cross join bounds
+            )
+            select
+                bin,
+                bin * width as bin_start,
+                case
+                    when bin < ? - 1 then (bin + 1) * width else greatest(top, (bin + 1) * width)
+                end as bin_end,
+                count(*) as customers,
+            from binned
+            group by all
+            order by bin
+            """,
+            [bins, bins, bins],
+            "marts.customer_predictions",
+        )
+
+    def churn_risk(self) -> list[Row]:
+        return self.rows(
+            """
+            select coalesce(churn_risk, 'not predicted') as risk, count(*) as customers,
+            from marts.customer_predictions
+            group by churn_risk
+            order by case churn_risk when 'low' then 1 when 'medium' then 2 when 'high' then 3 else 4 end
+            """,
+            [],
+            "marts.customer_predictions",
+        )
+
+    def top_clv(self) -> list[Row]:
+        """The only customer-level rows of the report: the 20 highest predicted CLVs."""
+        return self.rows(
+            """
+            select customer_id, predicted_clv_12m, p_alive, expected_purchases_30d, churn_risk, clv_frequency,
+            from marts.customer_predictions
+            where predicted_clv_12m is not null
+            order by predicted_clv_12m desc, customer_id
+            limit 20
+            """,
+            [],
+            "marts.customer_predictions",
+        )
+
+    def model_fits(self) -> list[Row]:
+        return self.rows(
+            """
+            select model, parameter, value, n_customers, converged, status, status_message,
+            from marts.clv_model_fits
+            where as_of_date = ?
+            order by model, parameter
+            """,
+            [self.as_of],
+            "marts.clv_model_fits",
+        )
+
+    # --- Cohorts -----------------------------------------------------------------------------
+    def cohorts(self) -> list[Row]:
+        return self.rows(
+            """
+            select
+                strftime(cohort_month, '%Y-%m') as cohort_month, months_since_first_order, cohort_customers,
+                active_rate, cumulative_revenue_per_customer, is_complete_month,
+            from marts.cohort_ltv
+            where as_of_date = ?
+            order by cohort_month, months_since_first_order
+            """,
+            [self.as_of],
+            "marts.cohort_ltv",
+        )
