@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # The Dagster UI's port: make dev PORT=3001
 PORT ?= 3000
 
-.PHONY: install run replay segments check-segments report semantic test test-fast pytest lint format dev sample bench lock clean
+.PHONY: install run replay segments check-segments report chromium semantic test test-fast pytest lint format dev sample bench lock clean
 
 install: $(INSTALLED)
 
@@ -52,11 +52,17 @@ semantic: $(INSTALLED)
 
 # The tests run on every core (pytest-xdist; PYTEST_WORKERS=1 runs them in one process).
 PYTEST_WORKERS ?= auto
-pytest: $(INSTALLED)
+pytest: $(INSTALLED) chromium
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
+# The segment report's tests load the page in headless Chromium: Debian's package, installed when missing.
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the report tests"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends chromium; }
+
 # The inner loop: everything but the tests marked slow (whole warehouses, Dagster runs, make dev).
-test-fast: $(INSTALLED)
+test-fast: $(INSTALLED) chromium
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not slow"
 
 lint: $(INSTALLED)

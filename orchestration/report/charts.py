@@ -212,7 +212,7 @@ def bars(
 
 
 def histogram(rows: list[Row], t: Translator) -> Spec:
-    """Bars from bin_start to bin_end (the last bin runs to the highest value)."""
+    """Bars from bin_start to bin_end; the last bin also counts the values above it (tooltip: "and more")."""
     chart = (
         alt.Chart(alt.Data(values=rows))
         .mark_bar()
@@ -222,7 +222,8 @@ def histogram(rows: list[Row], t: Translator) -> Spec:
             y=alt.Y("customers:Q", title=t("customers")),
             tooltip=[
                 alt.Tooltip("bin_start:Q", title="≥", format=",.0f"),
-                alt.Tooltip("bin_end:Q", title="≤", format=",.0f"),
+                alt.Tooltip("bin_end:Q", title="<", format=",.0f"),
+                alt.Tooltip("is_open_ended:N", title=t("and_more")),
                 alt.Tooltip("customers:Q", title=t("customers"), format=","),
             ],
         )

@@ -97,6 +97,7 @@ EN: dict[str, str] = {
     "clv_distribution": "Predicted 12-month CLV",
     "churn_distribution": "Churn risk",
     "predicted_clv": "Predicted CLV (12 months)",
+    "and_more": "Includes the values above (top 1%)",
     "churn_risk": "Churn risk",
     "top_clv": "Top 20 customers by predicted CLV",
     "col_customer": "Customer",

@@ -4,7 +4,9 @@ specs and the Vega bundle (vega, vega-lite and vega-embed from vl-convert: one s
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,24 @@ VEGA_LITE_VERSION = "6.4"
 
 @cache
 def vega_bundle() -> str:
-    """vega + vega-lite + vega-embed as one classic script (it sets window.vegaEmbed)."""
-    return vl_convert.javascript_bundle(vl_version=VEGA_LITE_VERSION)
+    """vega + vega-lite + vega-embed as one classic script (it sets window.vegaEmbed).
+
+    vl-convert bundles it on each call (seconds): the result is kept in the user's cache folder, one
+    file per vl-convert and Vega-Lite version.
+    """
+    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crm-segments"
+    path = cache_dir / f"vega-bundle-{version('vl-convert-python')}-vl{VEGA_LITE_VERSION}.js"
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    bundle = vl_convert.javascript_bundle(vl_version=VEGA_LITE_VERSION)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_text(bundle, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only home: bundle again next time
+    return bundle
 
 
 def script_json(value: Any) -> str:

@@ -314,8 +314,8 @@ class Marts:
 
     # --- Predictions -------------------------------------------------------------------------
     def clv_histogram(self, bins: int = 20) -> list[Row]:
-        """Customers per equal-width bin of predicted CLV up to the 99th percentile; the last bin runs
-        on to the highest value."""
+        """Customers per equal-width bin of predicted CLV up to the 99th percentile; the last bin also
+        counts everything above it (is_open_ended)."""
         return self.rows(
             """
             with
@@ -324,19 +324,17 @@ class Marts:
                 where predicted_clv_12m is not null
             ),
             bounds as (
-                select greatest(quantile_cont(clv, 0.99), 1e-9) / ? as width, max(clv) as top,
-                from predicted
+                select greatest(quantile_cont(clv, 0.99), 1e-9) / ? as width, from predicted
             ),
             binned as (
-                select least(floor(clv / width), ? - 1)::integer as bin, width, top,
+                select least(floor(clv / width), ? - 1)::integer as bin, width,
                 from predicted cross join bounds
             )
             select
                 bin,
                 bin * width as bin_start,
-                case
-                    when bin < ? - 1 then (bin + 1) * width else greatest(top, (bin + 1) * width)
-                end as bin_end,
+                (bin + 1) * width as bin_end,
+                bin = ? - 1 as is_open_ended,
                 count(*) as customers,
             from binned
             group by all
