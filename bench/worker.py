@@ -190,7 +190,7 @@ def task_syncdiff(args: argparse.Namespace) -> dict[str, Any]:
 
 def task_report(args: argparse.Namespace) -> dict[str, Any]:
     """The segment report on the nightly run's warehouse (read-only), written under the work folder."""
-    from orchestration.report import build_report
+    from orchestration.report.build import build_report
 
     out_dir = args.duckdb.with_name("report")
     seconds = []

@@ -59,10 +59,13 @@ def _add_verbose(parser: argparse.ArgumentParser, default: object = False) -> No
 
 def _print_summary(summary: RunSummary, settings: Settings) -> None:
     from orchestration.pipeline import format_summary
+    from orchestration.report import report_dir
 
     print(format_summary(summary))
     if syncs := format_latest_runs(settings.duckdb_path):
         print("\n" + syncs)
+    if (report := report_dir(settings.duckdb_path) / "index.html").is_file():
+        print(f"\nSegment report: {report}")
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -109,7 +112,7 @@ def replay_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def report_command(args: argparse.Namespace, settings: Settings) -> int:
-    from orchestration.report import build_report
+    from orchestration.report.build import build_report
     from orchestration.warehouse_lock import wait_for_warehouse
 
     # A writer (a running `make run`) keeps readers out too: wait for it like the other commands.

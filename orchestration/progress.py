@@ -122,6 +122,9 @@ def describe_step(step_key: str, step: _Step) -> str:
         return f"compiled the segment catalogue: {segments} segments"
     if step_key == "segment_syncs":
         return "synced " + (", ".join(key.path[-1] for key in keys) or "nothing")
+    if step_key == "segment_report":
+        path = next((_metadata_value(meta, "path") for _, meta in step.materialized), None)
+        return f"wrote the segment report: {path}"
     if step.check_names and not keys:
         return f"checked {', '.join(step.check_names)}:{_checks(step)}"
     return step_key + (f": {_plural(len(keys), 'asset')}" if keys else "")

@@ -5,7 +5,8 @@ import dagster as dg
 
 from orchestration.assets.failures import failure_without_retry, no_retry_on_deterministic_errors
 from orchestration.assets.syncs import sync_assets
-from orchestration.report import ReportError, build_report
+from orchestration.report import ReportError
+from orchestration.report.build import build_report
 from orchestration.resources import CrmSettingsResource
 
 REPORT_GROUP = "report"

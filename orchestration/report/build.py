@@ -10,22 +10,13 @@ from typing import Any
 
 import duckdb
 
-from orchestration.report import charts
+from orchestration.report import ReportError, charts, report_dir
 from orchestration.report.i18n import Translator
 from orchestration.report.page import render_page
 from orchestration.report.queries import Marts, Row
 
 Block = dict[str, Any]
 Section = dict[str, Any]
-
-
-class ReportError(ValueError):
-    """The report can't be built from this warehouse (missing, not built yet, another date)."""
-
-
-def report_dir(duckdb_path: Path) -> Path:
-    """Where the report of a warehouse goes: `<warehouse stem>_report/` beside it."""
-    return duckdb_path.with_name(f"{duckdb_path.stem}_report")
 
 
 def column(key: str, label: str, kind: str = "text") -> dict[str, str]:
