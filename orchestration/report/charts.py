@@ -66,7 +66,8 @@ def rfm_heatmaps(rows: list[Row], t: Translator) -> Spec:
         heatmap("customers", t("rfm_grid_customers"), ","),
         heatmap("revenue_share", t("rfm_grid_revenue"), ".1%"),
     ).add_params(m_param)
-    return _spec(chart)
+    # Each panel its own colour scale: counts and shares have nothing in common.
+    return _spec(chart.resolve_scale(color="independent"))
 
 
 def rfm_segments(rows: list[Row], t: Translator) -> Spec:
@@ -109,7 +110,7 @@ def lines_over_time(rows: list[Row], series: str, value: str, t: Translator, ser
                 alt.Tooltip(f"{value}:Q", title=t(value), format=","),
             ],
         )
-        .properties(width=WIDTH, height=260)
+        .properties(width=WIDTH * 0.75, height=260)
     )
     return _spec(chart)
 
@@ -247,6 +248,6 @@ def cohort_heatmap(rows: list[Row], value: str, t: Translator, number_format: st
                 alt.Tooltip(f"{value}:Q", format=number_format),
             ],
         )
-        .properties(width=WIDTH, height=min(700, 12 * len({row["cohort_month"] for row in rows})))
+        .properties(width=WIDTH * 0.8, height=min(700, 12 * len({row["cohort_month"] for row in rows})))
     )
     return _spec(chart)
