@@ -385,6 +385,14 @@ def _results_section(scales: list[Scale]) -> list[str]:
             "  build time (best of 3; goal ≤ 10 s at 100k)",
             each(lambda s: seconds(_best(s.report().get("seconds")))),
         ),
+        row(
+            "  `make report`'s imports + first build (a fresh process)",
+            each(
+                lambda s: (
+                    seconds(s.report()["import_seconds"] + s.report()["seconds"][0]) if s.report() else "–"
+                )
+            ),
+        ),
         row("  page size (goal < 5 MB)", each(lambda s: megabytes(s.report().get("bytes")))),
         row(
             "  adds / updates / removes found",

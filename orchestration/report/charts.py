@@ -1,7 +1,8 @@
 """The charts: Vega-Lite specs written with Altair from the panels' aggregated rows.
 
-Each function takes the rows a query returned and the translator, and returns a spec (a dict) the
-page renders with vega-embed. Labels come from the dictionary (i18n.py).
+Each function takes the rows a query returned (for the options and sizes it derives from them) and the
+translator, and returns a spec (a dict) without the rows: the page gives each chart its block's rows
+as the dataset `rows` when it renders it with vega-embed. Labels come from the dictionary (i18n.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from orchestration.report.queries import Row
 
 Spec = dict[str, Any]
 WIDTH = 460
+# Every chart reads the named dataset `rows`: the page fills it from its block's rows in #report-data,
+# so the numbers are embedded once (and Altair doesn't validate thousands of values against the schema).
+ROWS = alt.NamedData(name="rows")
 
 
 def _spec(chart: alt.TopLevelMixin) -> Spec:
@@ -32,7 +36,7 @@ def rfm_heatmaps(rows: list[Row], t: Translator) -> Spec:
         ),
     )
     base = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(ROWS)
         .transform_joinaggregate(total_revenue="sum(revenue)")
         .transform_filter("m_score_choice == 0 || datum.m_score == m_score_choice")
         .transform_aggregate(
@@ -72,7 +76,7 @@ def rfm_heatmaps(rows: list[Row], t: Translator) -> Spec:
 
 def rfm_segments(rows: list[Row], t: Translator) -> Spec:
     chart = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(ROWS)
         .mark_bar()
         .encode(
             y=alt.Y("rfm_segment:N", title=t("rfm_segment"), sort="-x"),
@@ -98,7 +102,7 @@ def _date_axis(rows: list[Row]) -> alt.Axis:
 
 def lines_over_time(rows: list[Row], series: str, value: str, t: Translator, series_title: str) -> Spec:
     chart = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(ROWS)
         .mark_line(point=True)
         .encode(
             x=alt.X("as_of_date:T", title=t("as_of_date"), axis=_date_axis(rows)),
@@ -116,7 +120,7 @@ def lines_over_time(rows: list[Row], series: str, value: str, t: Translator, ser
 
 
 def movement_matrix(rows: list[Row], t: Translator, title_from: str, title_to: str) -> Spec:
-    base = alt.Chart(alt.Data(values=rows)).encode(
+    base = alt.Chart(ROWS).encode(
         x=alt.X("to_segment:N", title=title_to), y=alt.Y("from_segment:N", title=title_from)
     )
     cells = base.mark_rect().encode(
@@ -134,7 +138,7 @@ def movement_matrix(rows: list[Row], t: Translator, title_from: str, title_to: s
 def quarantine_bars(rows: list[Row], t: Translator) -> Spec:
     """One bar per table and reason, coloured by table: reasons are too many for a legend."""
     chart = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(ROWS)
         .transform_calculate(label="datum.table_name + ' · ' + datum.quarantine_reason")
         .mark_bar()
         .encode(
@@ -160,7 +164,7 @@ def segment_flows(rows: list[Row], t: Translator, default_segment: str) -> Spec:
         value=default_segment if default_segment in keys else keys[0],
         bind=alt.binding_select(options=keys, name=t("col_segment") + " "),
     )
-    base = alt.Chart(alt.Data(values=rows)).transform_filter("datum.segment_key == segment_choice")
+    base = alt.Chart(ROWS).transform_filter("datum.segment_key == segment_choice")
     flows = (
         base.transform_fold(["entered", "exited"], as_=["flow", "customers"])
         .transform_filter("datum.customers != null")
@@ -197,7 +201,7 @@ def bars(
     rows: list[Row], category: str, value: str, titles: tuple[str, str], sort: str | None = "-x"
 ) -> Spec:
     chart = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(ROWS)
         .mark_bar()
         .encode(
             y=alt.Y(f"{category}:N", title=titles[0], sort=sort),
@@ -215,7 +219,7 @@ def bars(
 def histogram(rows: list[Row], t: Translator) -> Spec:
     """Bars from bin_start to bin_end; the last bin also counts the values above it (tooltip: "and more")."""
     chart = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(ROWS)
         .mark_bar()
         .encode(
             x=alt.X("bin_start:Q", bin="binned", title=t("predicted_clv"), axis=alt.Axis(format=",.0f")),
@@ -235,7 +239,7 @@ def histogram(rows: list[Row], t: Translator) -> Spec:
 
 def cohort_heatmap(rows: list[Row], value: str, t: Translator, number_format: str, scheme: str) -> Spec:
     chart = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(ROWS)
         .mark_rect()
         .encode(
             x=alt.X("months_since_first_order:O", title=t("months_since")),

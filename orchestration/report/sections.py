@@ -319,7 +319,13 @@ def cohorts(marts: Marts, t: Translator, specs: dict[str, dict[str, Any]]) -> Se
         "blocks": [
             # One copy of the rows: both heat maps read the same cohort rows.
             block("cohort_retention", t("cohort_retention"), cohorts, t("empty_cohorts")),
-            block("cohort_revenue", t("cohort_revenue"), [], t("empty_cohorts") if not cohorts else None),
+            block(
+                "cohort_revenue",
+                t("cohort_revenue"),
+                [],
+                t("empty_cohorts") if not cohorts else None,
+                rows_from="cohort_retention",
+            ),
         ],
     }
 
