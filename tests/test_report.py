@@ -103,6 +103,7 @@ class _ChartReader(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.rendered: dict[str, bool] = {}
+        self.rows: dict[str, int] = {}
         self.svgs: dict[str, int] = {}
         self._open: list[tuple[str, int]] = []  # (chart id, depth at which it opened)
         self._depth = 0
@@ -116,6 +117,7 @@ class _ChartReader(HTMLParser):
         if tag == "div" and element_id.startswith("chart-"):
             chart_id = element_id.removeprefix("chart-")
             self.rendered[chart_id] = attributes.get("data-rendered") == "true"
+            self.rows[chart_id] = int(attributes.get("data-rows") or -1)
             self._open.append((chart_id, self._depth))
         if tag not in self.VOID:
             self._depth += 1
@@ -134,6 +136,11 @@ class _ChartReader(HTMLParser):
 
 
 def assert_renders(path: Path, charts: dict[str, Any]) -> None:
+    """No error on the page, and every chart drawn as SVG from all of its block's rows."""
+    panel = blocks(page_json(path)[0])
+    expected = {
+        block_id: len(panel[block.get("rows_from") or block_id]["rows"]) for block_id, block in panel.items()
+    }
     dom = load_in_chromium(path)
     errors = re.search(r'<pre id="report-errors">(.*?)</pre>', dom, re.DOTALL)
     assert errors is not None and errors.group(1) == "", errors and errors.group(1)
@@ -142,6 +149,7 @@ def assert_renders(path: Path, charts: dict[str, Any]) -> None:
     assert set(reader.rendered) == set(charts)
     for chart_id in charts:
         assert reader.rendered[chart_id] and reader.svgs.get(chart_id, 0) >= 1, chart_id
+        assert reader.rows[chart_id] == expected[chart_id] > 0, chart_id
 
 
 # --- The replayed sample: the nightly job built the report ---------------------------------------
