@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # The Dagster UI's port: make dev PORT=3001
 PORT ?= 3000
 
-.PHONY: install run replay segments check-segments report chromium semantic test test-fast pytest lint format dev sample bench lock clean
+.PHONY: install run replay segments check-segments docs report chromium semantic test test-fast pytest lint format dev sample bench lock clean
 
 install: $(INSTALLED)
 
@@ -37,6 +37,10 @@ segments: $(INSTALLED)
 # Checks the segment catalogue against the existing warehouse: every problem, member counts; writes nothing.
 check-segments: $(INSTALLED)
 	$(BIN)/python -m orchestration segments check
+
+# dbt docs as one static page beside the warehouse: <warehouse stem>_docs/index.html (its path is printed).
+docs: $(INSTALLED)
+	$(BIN)/python -m orchestration docs
 
 # Rebuilds the segment report (<warehouse stem>_report/index.html) from the existing warehouse; prints its path.
 report: $(INSTALLED)

@@ -1,5 +1,6 @@
 """Command line: `python -m orchestration run` (`make run`), `… replay` (`make replay`), `… sync`,
-`… segments check` (`make check-segments`), `… explain` and `… report` (`make report`).
+`… segments check` (`make check-segments`), `… explain`, `… docs` (`make docs`) and `… report`
+(`make report`).
 
 Dagster and dbt load only for the commands that run them: `segments check` starts in seconds.
 """
@@ -111,6 +112,15 @@ def replay_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def docs_command(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestration.dbt_docs import build_docs
+    from orchestration.syncs.config import SyncSettings
+
+    page = build_docs(settings, SyncSettings.from_env(duckdb_path=settings.duckdb_path), print)
+    print(f"dbt docs (one static page, lineage with the report, the published copy and each sync): {page}")
+    return 0
+
+
 def report_command(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.report.build import build_report
     from orchestration.warehouse_lock import wait_for_warehouse
@@ -128,6 +138,7 @@ COMMANDS = {
     "sync": sync_command,
     "segments": segments_command,
     "explain": explain_command,
+    "docs": docs_command,
     "report": report_command,
 }
 
@@ -151,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         _add_verbose(subparser, default=argparse.SUPPRESS)
     add_sync_parser(commands)
     add_segments_parsers(commands)
+    commands.add_parser(
+        "docs",
+        help="dbt docs as one static page beside the warehouse (<warehouse stem>_docs/index.html), "
+        "with exposures for the report, the published copy and each sync",
+    )
     commands.add_parser(
         "report", help="rebuild the segment report from the existing warehouse (read-only); prints its path"
     )

@@ -49,7 +49,7 @@ def dbt_args(
     extra_vars: dict[str, object] | None = None,
 ) -> list[str]:
     args = [
-        command,
+        *command.split(),  # `docs generate`: a subcommand's options come after it
         "--project-dir",
         str(PROJECT_DIR),
         "--profiles-dir",
