@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # The Dagster UI's port: make dev PORT=3001
 PORT ?= 3000
 
-.PHONY: install run replay segments check-segments docs semantic test test-fast pytest lint format dev sample bench lock clean
+.PHONY: install run replay segments check-segments docs report chromium semantic test test-fast pytest lint format dev sample bench lock clean
 
 install: $(INSTALLED)
 
@@ -42,6 +42,10 @@ check-segments: $(INSTALLED)
 docs: $(INSTALLED)
 	$(BIN)/python -m orchestration docs
 
+# Rebuilds the segment report (<warehouse stem>_report/index.html) from the existing warehouse; prints its path.
+report: $(INSTALLED)
+	$(BIN)/python -m orchestration report
+
 test: lint semantic pytest
 
 # Writes target/semantic_manifest.json, which MetricFlow's `mf` reads, and validates the semantic models and
@@ -52,11 +56,17 @@ semantic: $(INSTALLED)
 
 # The tests run on every core (pytest-xdist; PYTEST_WORKERS=1 runs them in one process).
 PYTEST_WORKERS ?= auto
-pytest: $(INSTALLED)
+pytest: $(INSTALLED) chromium
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
+# The segment report's tests load the page in headless Chromium: Debian's package, installed when missing.
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the report tests"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends chromium; }
+
 # The inner loop: everything but the tests marked slow (whole warehouses, Dagster runs, make dev).
-test-fast: $(INSTALLED)
+test-fast: $(INSTALLED) chromium
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not slow"
 
 lint: $(INSTALLED)

@@ -9,7 +9,8 @@ seed under BENCH_DIR, default /tmp/crm-bench), then measures in child processes 
 3. RFM side by side on the same data and as-of date: the project's `marts.customer_rfm`, the pandas
    way (PyMC-Marketing's `rfm_summary` and a plain group-by) and one hand-written DuckDB query, and
    checks that all three agree on every customer's frequency and monetary value;
-4. the sync diff for a 1% membership change.
+4. the sync diff for a 1% membership change;
+5. the segment report (`make report`) on the nightly warehouse: build time and page size.
 
 A step that fails or passes its timeout is recorded (time, peak memory, how far dbt got) and the steps
 that need it are skipped; if the pipeline did not finish, `marts.customer_rfm` alone is built so the

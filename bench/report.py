@@ -204,6 +204,14 @@ class Scale:
     def diff(self) -> dict[str, Any]:
         return self.worker("syncdiff") or {}
 
+    # segment report
+    def report(self) -> dict[str, Any]:
+        return self.worker("report") or {}
+
+
+def megabytes(value: float | None) -> str:
+    return "–" if value is None else f"{value / 1e6:.2f} MB"
+
 
 # --- sections ---------------------------------------------------------------------------------------
 
@@ -386,6 +394,20 @@ def _results_section(scales: list[Scale]) -> list[str]:
             ),
         ),
         row("  method", each(lambda s: s.diff().get("method") or s.status("syncdiff"))),
+        row("**Segment report** (`make report`), status", each(lambda s: s.status("report"))),
+        row(
+            "  build time (best of 3; goal ≤ 10 s at 100k)",
+            each(lambda s: seconds(_best(s.report().get("seconds")))),
+        ),
+        row(
+            "  `make report`'s imports + first build (a fresh process)",
+            each(
+                lambda s: (
+                    seconds(s.report()["import_seconds"] + s.report()["seconds"][0]) if s.report() else "–"
+                )
+            ),
+        ),
+        row("  page size (goal < 5 MB)", each(lambda s: megabytes(s.report().get("bytes")))),
         row(
             "  adds / updates / removes found",
             each(lambda s: " / ".join(count(v) for v in (s.diff().get("expected") or {}).values()) or "–"),

@@ -209,6 +209,7 @@ def run_scale(customers: int, options: Options) -> dict[str, Any]:
         step("rfm_build", ["rfm-build", *raw, "--as-of", nightly_as_of.isoformat()])
     step("rfm", ["rfm", *raw, "--as-of", nightly_as_of.isoformat(), *repeat], rfm_source)
     step("syncdiff", ["syncdiff", "--duckdb", str(warehouse), "--repeat", "3"], "nightly")
+    step("report", ["report", "--duckdb", str(warehouse), "--repeat", "3"], "nightly")
     return _finish(result, options)
 
 
@@ -225,5 +226,5 @@ def _finish(result: dict[str, Any], options: Options) -> dict[str, Any]:
 def succeeded(result: dict[str, Any]) -> bool:
     """Every step ran and passed (the RFM agreement included)."""
     phases = result.get("phases", {})
-    required = ("full_build", "nightly", "rfm", "syncdiff")
+    required = ("full_build", "nightly", "rfm", "syncdiff", "report")
     return "data_error" not in result and all(phases.get(name, {}).get("ok") for name in required)

@@ -10,6 +10,8 @@ Tasks (each writes a JSON result to --out):
 - `rfm-build`: when the full pipeline did not finish, only what `marts.customer_rfm` needs, into a new
   warehouse, so the RFM comparison still runs at that scale.
 - `syncdiff`: the sync diff for a 1% membership change (bench.syncdiff).
+- `report`: the segment report (orchestration/report) on the nightly warehouse, `repeat` times, and
+  the page's size.
 """
 
 from __future__ import annotations
@@ -199,7 +201,34 @@ def task_syncdiff(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-TASKS = {"build": task_build, "rfm": task_rfm, "rfm-build": task_rfm_build, "syncdiff": task_syncdiff}
+def task_report(args: argparse.Namespace) -> dict[str, Any]:
+    """The segment report on the nightly run's warehouse (read-only), written under the work folder."""
+    started = time.perf_counter()
+    from orchestration.report.build import build_report
+
+    import_seconds = time.perf_counter() - started
+    out_dir = args.duckdb.with_name("report")
+    seconds = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        path = build_report(args.duckdb, out_dir=out_dir)
+        seconds.append(time.perf_counter() - started)
+    return {
+        "task": "report",
+        "import_seconds": import_seconds,
+        "seconds": seconds,
+        "bytes": path.stat().st_size,
+        "path": str(path),
+    }
+
+
+TASKS = {
+    "build": task_build,
+    "rfm": task_rfm,
+    "rfm-build": task_rfm_build,
+    "syncdiff": task_syncdiff,
+    "report": task_report,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

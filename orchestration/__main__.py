@@ -1,5 +1,6 @@
 """Command line: `python -m orchestration run` (`make run`), `… replay` (`make replay`), `… sync`,
-`… segments check` (`make check-segments`), `… explain` and `… docs` (`make docs`).
+`… segments check` (`make check-segments`), `… explain`, `… docs` (`make docs`) and `… report`
+(`make report`).
 
 Dagster and dbt load only for the commands that run them: `segments check` starts in seconds.
 """
@@ -27,6 +28,7 @@ def expected_errors() -> tuple[type[Exception], ...]:
     from orchestration.dbt_project import DbtParseError
     from orchestration.dbt_runner import DbtBuildError
     from orchestration.publish import PublishError
+    from orchestration.report import ReportError
     from orchestration.runner import JobFailedError
     from orchestration.warehouse_lock import WarehouseLockedError
 
@@ -36,6 +38,7 @@ def expected_errors() -> tuple[type[Exception], ...]:
         DbtParseError,
         JobFailedError,
         PublishError,
+        ReportError,
         WarehouseLockedError,
     )
 
@@ -59,10 +62,13 @@ def _add_verbose(parser: argparse.ArgumentParser, default: object = False) -> No
 
 def _print_summary(summary: RunSummary, settings: Settings) -> None:
     from orchestration.pipeline import format_summary
+    from orchestration.report import report_dir
 
     print(format_summary(summary))
     if syncs := format_latest_runs(settings.duckdb_path):
         print("\n" + syncs)
+    if (report := report_dir(settings.duckdb_path) / "index.html").is_file():
+        print(f"\nSegment report: {report}")
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,6 +123,17 @@ def docs_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def report_command(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestration.report.build import build_report
+    from orchestration.warehouse_lock import wait_for_warehouse
+
+    # A writer (a running `make run`) keeps readers out too: wait for it like the other commands.
+    if settings.duckdb_path.exists():
+        wait_for_warehouse(settings.duckdb_path, settings.lock_wait_seconds, print)
+    print(build_report(settings.duckdb_path))
+    return 0
+
+
 COMMANDS = {
     "run": run_command,
     "replay": replay_command,
@@ -124,6 +141,7 @@ COMMANDS = {
     "segments": segments_command,
     "explain": explain_command,
     "docs": docs_command,
+    "report": report_command,
 }
 
 
@@ -150,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         "docs",
         help="dbt docs as one static page beside the warehouse (<warehouse stem>_docs/index.html), "
         "with exposures for the report, the published copy and each sync",
+    )
+    commands.add_parser(
+        "report", help="rebuild the segment report from the existing warehouse (read-only); prints its path"
     )
     return parser
 

@@ -85,7 +85,12 @@ def test_docs_without_a_warehouse_hold_the_lineage_and_every_exposure(docs_witho
     assert page == warehouse.parent / "shop_docs" / "index.html"
     manifest, catalog = embedded_project(page)
     exposures = {node["name"]: node for node in manifest["exposures"].values()}
-    assert set(exposures) == {"published_copy", "sync_vip_file", "sync_winback_mailchimp"}
+    assert set(exposures) == {"published_copy", "segment_report", "sync_vip_file", "sync_winback_mailchimp"}
+    report = exposures["segment_report"]
+    assert report["url"] == "../shop_report/index.html"  # beside the docs folder, shop_docs/
+    assert {"model.crm_segments.customer_rfm", "model.crm_segments.segment_uplift"} <= set(
+        report["depends_on"]["nodes"]
+    )
     assert exposures["sync_vip_file"]["depends_on"]["nodes"] == [
         "model.crm_segments.segment_membership",
         "model.crm_segments.dim_customers",
