@@ -126,7 +126,7 @@ def describe_step(step_key: str, step: _Step) -> str:
         meta = step.materialized[0][1]
         tables, path = _metadata_value(meta, "tables"), _metadata_value(meta, "path")
         return f"published {tables} tables for BI tools: {path}"
-    if step_key == "segment_report":
+    if step_key == "report__segment_report":
         path = next((_metadata_value(meta, "path") for _, meta in step.materialized), None)
         return f"wrote the segment report: {path}"
     if step.check_names and not keys:

@@ -529,3 +529,32 @@ def test_the_dictionary_falls_back_to_english() -> None:
     )
     with pytest.raises(ValueError, match="no report dictionary for language 'de'"):
         Translator("de")
+
+
+def test_make_runs_progress_line_for_the_report_step() -> None:
+    import dagster as dg
+
+    from orchestration.progress import _Step, describe_step
+
+    step = _Step(started=0.0)
+    metadata = {"path": dg.MetadataValue.path("/srv/crm_report/index.html")}
+    step.materialized.append((dg.AssetKey(["report", "segment_report"]), metadata))
+    assert (
+        describe_step("report__segment_report", step)
+        == "wrote the segment report: /srv/crm_report/index.html"
+    )
+
+
+def test_the_report_runs_after_the_syncs_without_waiting_on_them() -> None:
+    """A failed sync must not skip the report (its digest shows the failure): no sync among its
+    dependencies, and a priority below the syncs' (0) and the published copy's (-1)."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    report = defs.resolve_asset_graph().get(dg.AssetKey(["report", "segment_report"]))
+    assert report.group_name == "report"
+    assert not [key for key in report.parent_keys if key.path[0] == "syncs"]
+    assert dg.AssetKey(["marts", "segment_kpis"]) in report.parent_keys
+    job = defs.resolve_job_def("nightly")
+    assert job.graph.node_named("report__segment_report").definition.tags["dagster/priority"] == "-2"
