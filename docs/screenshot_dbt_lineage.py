@@ -32,7 +32,7 @@ QUIET_FLAGS = [
 def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=QUIET_FLAGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000}, device_scale_factor=1)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100}, device_scale_factor=2)
         page.goto(f"{PAGE.as_uri()}#!/overview?g_v=1")
         page.get_by_text("Update Graph").wait_for(timeout=30_000)
         page.locator("input[placeholder='...']").first.fill(SELECTION)
