@@ -409,6 +409,16 @@ def test_data_quality_numbers_equal_the_marts(sample_replay: SampleReplay, sampl
         (row["table_name"], row["quarantine_reason"]): row["quarantined_rows"]
         for row in panel["quarantine"]["rows"]
     } == {(table, reason): rows for table, reason, rows in quarantine}
+    over_time = query(
+        sample_replay.warehouse,
+        "select cast(_staged_in_run as date)::varchar, table_name, count(*) from audit.quarantined_rows "
+        "group by all order by 1, 2",
+    )
+    assert sum(rows for _, _, rows in over_time) == sum(rows for _, _, rows in quarantine)
+    assert [
+        (row["staged_on"], row["table_name"], row["quarantined_rows"])
+        for row in panel["quarantine_over_time"]["rows"]
+    ] == [tuple(row) for row in over_time]
     suites = query(
         sample_replay.warehouse,
         "select suite, passed, rows_checked from quality.suite_results where as_of_date = ?",
@@ -435,6 +445,7 @@ def test_chromium_loads_the_sample_report_and_draws_every_chart(sample_report: P
         "cohort_retention",
         "cohort_revenue",
         "quarantine",
+        "quarantine_over_time",
     }
     assert_renders(sample_report, charts)
 
@@ -558,3 +569,42 @@ def test_the_report_runs_after_the_syncs_without_waiting_on_them() -> None:
     assert dg.AssetKey(["marts", "segment_kpis"]) in report.parent_keys
     job = defs.resolve_job_def("nightly")
     assert job.graph.node_named("report__segment_report").definition.tags["dagster/priority"] == "-2"
+
+
+def test_closed_windows_show_the_uplift_and_its_interval_as_the_mart_says(
+    sample_replay: SampleReplay, tmp_path: Path
+) -> None:
+    """The two-date replay closes no window, so a copy marks rfm_vip's 7-day window closed with known
+    numbers: the panel shows exactly that row, interval and verdict included."""
+    import duckdb
+
+    warehouse = tmp_path / "crm.duckdb"
+    shutil.copyfile(sample_replay.warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update marts.segment_uplift set treated_members = 40, holdout_members = 10, "
+            "treated_conversion_rate = 0.25, holdout_conversion_rate = 0.1, "
+            "conversion_rate_difference = 0.15, "
+            "conversion_rate_difference_ci_lower = -0.05, conversion_rate_difference_ci_upper = 0.35, "
+            "incremental_revenue = 12345.5, roi = 2.5, conversion_verdict = 'no_clear_difference' "
+            "where as_of_date = ? and segment_key = 'rfm_vip' and window_days = 7",
+            [LAST],
+        )
+    page = build_report(warehouse, LAST, tmp_path / "report")
+    rows = blocks(page_json(page)[0])["segment_uplift"]["rows"]
+    assert rows == [
+        {
+            "segment_key": "rfm_vip",
+            "window_days": 7,
+            "treated_members": 40,
+            "holdout_members": 10,
+            "treated_conversion_rate": 0.25,
+            "holdout_conversion_rate": 0.1,
+            "conversion_rate_difference": 0.15,
+            "conversion_rate_difference_ci_lower": -0.05,
+            "conversion_rate_difference_ci_upper": 0.35,
+            "incremental_revenue": 12345.5,
+            "roi": 2.5,
+            "conversion_verdict": "no_clear_difference",
+        }
+    ]

@@ -156,6 +156,26 @@ def quarantine_bars(rows: list[Row], t: Translator) -> Spec:
     return _spec(chart)
 
 
+def quarantine_over_time(rows: list[Row], t: Translator) -> Spec:
+    """Stacked bars per staging day (a band each), one colour per table."""
+    chart = (
+        alt.Chart(ROWS)
+        .mark_bar()
+        .encode(
+            x=alt.X("staged_on:O", title=t("col_staged_on"), axis=alt.Axis(labelAngle=-30)),
+            y=alt.Y("quarantined_rows:Q", title=t("col_rows"), stack="zero"),
+            color=alt.Color("table_name:N", title=t("col_table")),
+            tooltip=[
+                alt.Tooltip("staged_on:O", title=t("col_staged_on")),
+                alt.Tooltip("table_name:N", title=t("col_table")),
+                alt.Tooltip("quarantined_rows:Q", title=t("col_rows"), format=","),
+            ],
+        )
+        .properties(width=WIDTH * 0.6, height=220)
+    )
+    return _spec(chart)
+
+
 def segment_flows(rows: list[Row], t: Translator, default_segment: str) -> Spec:
     """Entered (up) and exited (down) per history date, for the segment chosen in a drop-down."""
     keys = sorted({row["segment_key"] for row in rows})

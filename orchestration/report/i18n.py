@@ -118,6 +118,8 @@ EN: dict[str, str] = {
     "col_staged": "Staged",
     "col_quarantined": "Quarantined",
     "quarantine": "Quarantined rows by table and reason",
+    "quarantine_over_time": "Quarantined rows per staging run (the day of the run that staged them)",
+    "col_staged_on": "Staged on",
     "col_reason": "Reason",
     "col_rows": "Rows",
     "empty_quarantine": "No row was quarantined: every landed row was usable.",

@@ -222,6 +222,20 @@ class Marts:
             "audit.quarantined_rows",
         )
 
+    def quarantine_over_time(self) -> list[Row]:
+        """Quarantined rows per table by the day of the run that staged them (each daily drop is staged
+        by the run that lands it)."""
+        return self.rows(
+            """
+            select cast(_staged_in_run as date) as staged_on, table_name, count(*) as quarantined_rows,
+            from audit.quarantined_rows
+            group by all
+            order by staged_on, table_name
+            """,
+            [],
+            "audit.quarantined_rows",
+        )
+
     def gx_results(self) -> list[Row]:
         return self.rows(
             """

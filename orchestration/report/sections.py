@@ -129,6 +129,9 @@ def quality(marts: Marts, t: Translator, specs: dict[str, dict[str, Any]]) -> Se
     quarantine = marts.quarantine()
     if quarantine:
         specs["quarantine"] = charts.quarantine_bars(quarantine, t)
+    quarantine_over_time = marts.quarantine_over_time()
+    if quarantine_over_time:
+        specs["quarantine_over_time"] = charts.quarantine_over_time(quarantine_over_time, t)
     missing_audit = None if marts.has("audit.raw_row_reconciliation") else t("empty_warehouse", table="audit")
     return {
         "id": "quality",
@@ -148,6 +151,12 @@ def quality(marts: Marts, t: Translator, specs: dict[str, dict[str, Any]]) -> Se
                 ],
             ),
             block("quarantine", t("quarantine"), quarantine, t("empty_quarantine")),
+            block(
+                "quarantine_over_time",
+                t("quarantine_over_time"),
+                quarantine_over_time,
+                t("empty_quarantine"),
+            ),
             block(
                 "gx_results",
                 t("gx_results"),
