@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 
+from headless_chromium import CHROMIUM, QUIET_FLAGS
 from playwright.sync_api import sync_playwright
 
 URL = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:3000"
@@ -23,14 +24,6 @@ PAGES = {
     "asset-graph.png": "asset-groups",
     "asset-graph-marts.png": "locations/orchestration.definitions/asset-groups/marts",
 }
-CHROMIUM = "/usr/bin/chromium"
-# Without these, Chromium keeps trying to reach Google's hosts from a closed network.
-QUIET_FLAGS = [
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-sandbox",
-]
 
 
 def main() -> None:

@@ -13,20 +13,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from headless_chromium import CHROMIUM, QUIET_FLAGS
 from playwright.sync_api import sync_playwright
 
 PAGE = Path(sys.argv[1] if len(sys.argv) > 1 else "crm_segments_docs/index.html").resolve()
 OUTPUT = sys.argv[2] if len(sys.argv) > 2 else "docs/dbt-lineage.png"
 # dbt's node selection syntax, typed into the graph's --select box.
 SELECTION = "1+exposure:*"
-CHROMIUM = "/usr/bin/chromium"
-# Without these, Chromium keeps trying to reach Google's hosts from a closed network.
-QUIET_FLAGS = [
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-sandbox",
-]
 
 
 def main() -> None:
