@@ -60,10 +60,11 @@ pytest: $(INSTALLED) chromium
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 # The segment report's tests load the page in headless Chromium: Debian's package, installed when missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 chromium:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the report tests"; \
-		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends chromium; }
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 # The inner loop: everything but the tests marked slow (whole warehouses, Dagster runs, make dev).
 test-fast: $(INSTALLED) chromium
