@@ -394,6 +394,15 @@ def _results_section(scales: list[Scale]) -> list[str]:
             ),
         ),
         row("  method", each(lambda s: s.diff().get("method") or s.status("syncdiff"))),
+        row(
+            "  adds / updates / removes found",
+            each(lambda s: " / ".join(count(v) for v in (s.diff().get("expected") or {}).values()) or "–"),
+        ),
+        row("  diff time (best of 3)", each(lambda s: seconds(_best(s.diff().get("compute_plan_seconds"))))),
+        row(
+            "  the same three anti-joins in DuckDB (floor)",
+            each(lambda s: seconds(_best(s.diff().get("anti_join_seconds")))),
+        ),
         row("**Segment report** (`make report`), status", each(lambda s: s.status("report"))),
         row(
             "  build time (best of 3; goal ≤ 10 s at 100k)",
@@ -408,15 +417,6 @@ def _results_section(scales: list[Scale]) -> list[str]:
             ),
         ),
         row("  page size (goal < 5 MB)", each(lambda s: megabytes(s.report().get("bytes")))),
-        row(
-            "  adds / updates / removes found",
-            each(lambda s: " / ".join(count(v) for v in (s.diff().get("expected") or {}).values()) or "–"),
-        ),
-        row("  diff time (best of 3)", each(lambda s: seconds(_best(s.diff().get("compute_plan_seconds"))))),
-        row(
-            "  the same three anti-joins in DuckDB (floor)",
-            each(lambda s: seconds(_best(s.diff().get("anti_join_seconds")))),
-        ),
         *(
             [
                 row(
