@@ -25,11 +25,10 @@ from orchestration.publish import ASSET_KEY_PATH, PUBLISHED_SCHEMAS
 from orchestration.segments.catalog import load_catalog_file
 from orchestration.settings import Settings
 from orchestration.syncs.config import SyncDefinition, SyncSettings, load_syncs
+from orchestration.syncs.source import marts_read
 from orchestration.warehouse_lock import wait_for_warehouse
 
 EXPOSURES_FILE = Path("models") / "exposures" / "_generated_exposures.yml"
-# Every sync reads these two marts (orchestration/syncs/source.py), and any `table.column` field's table.
-SYNC_BASE_MODELS = ("segment_membership", "dim_customers")
 DEFAULT_OWNER = "crm-team"
 
 
@@ -39,8 +38,6 @@ def docs_dir(duckdb_path: Path) -> Path:
 
 
 def sync_exposure(sync: SyncDefinition, owners: dict[str, str]) -> dict[str, Any]:
-    models = list(SYNC_BASE_MODELS)
-    models += sorted({field.table for field in sync.fields if field.table and field.table not in models})
     state = "" if sync.enabled else " Disabled: runs only with `sync --only`."
     return {
         "name": f"sync_{sync.name}",
@@ -53,7 +50,7 @@ def sync_exposure(sync: SyncDefinition, owners: dict[str, str]) -> dict[str, Any
             f"fields {', '.join(field.destination_field for field in sync.fields) or '(email only)'}; "
             f"the Dagster asset syncs/{sync.name}.{state}"
         ),
-        "depends_on": [f"ref('{model}')" for model in models],
+        "depends_on": [f"ref('{model}')" for model in marts_read(sync)],
         "owner": {"name": owners.get(sync.segment, DEFAULT_OWNER)},
         "tags": ["sync", sync.destination],
     }

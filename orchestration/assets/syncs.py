@@ -20,11 +20,11 @@ from orchestration.assets.failures import failure_without_retry, no_retry_on_det
 from orchestration.resources import CrmSettingsResource
 from orchestration.syncs.config import SyncConfigError, SyncDefinition, SyncSettings, load_syncs
 from orchestration.syncs.engine import run_syncs
+from orchestration.syncs.source import marts_read
 
 SYNC_GROUP = "syncs"
 FULL_RESYNC_TAG = "crm_segments/full_resync"
 MEMBERSHIP_KEY = dg.AssetKey(["marts", "segment_membership"])
-CUSTOMERS_KEY = dg.AssetKey(["marts", "dim_customers"])
 
 
 class SyncRunConfig(dg.Config):
@@ -39,13 +39,7 @@ def sync_asset_key(name: str) -> dg.AssetKey:
 
 
 def _deps(sync: SyncDefinition) -> list[dg.AssetKey]:
-    deps = [MEMBERSHIP_KEY, CUSTOMERS_KEY]
-    for mapping in sync.fields:
-        if mapping.table and mapping.table not in ("segment_membership", "dim_customers"):
-            key = dg.AssetKey(["marts", mapping.table])
-            if key not in deps:
-                deps.append(key)
-    return deps
+    return [dg.AssetKey(["marts", table]) for table in marts_read(sync)]
 
 
 def _spec(sync: SyncDefinition) -> dg.AssetSpec:

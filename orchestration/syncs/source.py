@@ -62,6 +62,16 @@ class SyncSourceError(ValueError):
     """The warehouse can't feed this sync (unknown segment, missing column, …); names the sync."""
 
 
+def marts_read(sync: SyncDefinition) -> list[str]:
+    """The marts tables a sync reads: the membership, the customers, then each `table.column` field's
+    table, in field order (its Dagster asset's deps, its dbt exposure's refs)."""
+    tables = [MEMBERSHIP[1], CUSTOMERS[1]]
+    for mapping in sync.fields:
+        if mapping.table and mapping.table not in tables:
+            tables.append(mapping.table)
+    return tables
+
+
 @dataclass(frozen=True)
 class DesiredContact:
     email_key: str
