@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # The Dagster UI's port: make dev PORT=3001
 PORT ?= 3000
 
-.PHONY: install run replay segments check-segments docs report chromium semantic test test-fast pytest lint format dev sample bench lock clean
+.PHONY: install run replay segments check-segments docs report chromium semantic test test-fast pytest lint format dev sample bench bench-replay lock clean
 
 install: $(INSTALLED)
 
@@ -27,8 +27,8 @@ run: $(INSTALLED)
 
 # Builds the history from the existing order log: make replay FROM=2024-01-01 TO=2024-06-30 STEP=7
 replay: $(INSTALLED)
-	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7] [REBUILD=1]"; exit 2; }
-	$(BIN)/python -m orchestration replay --from $(FROM) --to $(TO) --step $(or $(STEP),1) $(if $(REBUILD),--rebuild-history)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7] [CLV_FIT_EVERY=7] [REBUILD=1]"; exit 2; }
+	$(BIN)/python -m orchestration replay --from $(FROM) --to $(TO) --step $(or $(STEP),1) $(if $(CLV_FIT_EVERY),--clv-fit-every $(CLV_FIT_EVERY)) $(if $(REBUILD),--rebuild-history)
 
 # Compiles the segment catalogue into dbt files (a plain `dbt build` then builds the segments).
 segments: $(INSTALLED)
@@ -96,6 +96,10 @@ sample: $(INSTALLED)
 # (default /tmp/crm-bench), the results to BENCHMARKS.md.
 bench: $(INSTALLED)
 	$(BIN)/python -m bench $(if $(SCALES),--scales $(SCALES))
+
+# Only the replay: 52 weekly as-of dates of the sample (`make bench` runs it too, after the scales).
+bench-replay: $(INSTALLED)
+	$(BIN)/python -m bench.replay
 
 # Re-resolves the pinned dependency set after a change to pyproject.toml.
 lock: $(INSTALLED)

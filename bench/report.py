@@ -1013,7 +1013,50 @@ def _failures_section(scales: list[Scale]) -> list[str]:
     return (["## Failures", "", *lines, ""]) if lines else []
 
 
-def render(results: list[dict[str, Any]], info: dict[str, Any] | None = None) -> str:
+def _replay_section(replay: dict[str, Any] | None) -> list[str]:
+    if replay is None:
+        return []
+    lines = [
+        "## Replay of the sample (`python -m bench.replay`)",
+        "",
+        f"`make replay FROM={replay['start']} TO={replay['end']} STEP={replay['step_days']}` on the bundled "
+        "sample (3,000 customers) into a new warehouse, measured "
+        f"{replay['measured_at'][:16].replace('T', ' ')} UTC (CPU check "
+        f"{seconds(replay['cpu_check_seconds'])}, load {load(replay['load_before'])} before).",
+        "",
+    ]
+    if not replay["ok"]:
+        return lines + ["It failed:", "", "```", replay["error"] or "", "```", ""]
+    done = replay["dates_done"]
+    dates = replay["dates"]
+    first = done[0][2] if done else None
+    filled = done[-2][2] - first if len(done) > 2 and first is not None else None
+    last = done[-1][2] - done[-2][2] if len(done) > 1 else None
+    fits = replay["clv_fit_seconds"]
+    goal = "met" if replay["wall_seconds"] <= 300 else "not met"
+    lines += table(
+        ["", "value"],
+        [
+            [f"{dates} dates, whole command (goal ≤ 5 min: {goal})", seconds(replay["wall_seconds"])],
+            ["peak memory", gigabytes(replay["peak_rss_bytes"])],
+            ["landing, raw suites, parse and the first date (a whole `dbt build`)", seconds(first)],
+            [
+                f"the {max(len(done) - 2, 0)} dates between (only the date's models), each on average",
+                seconds(filled / (len(done) - 2)) if filled is not None and len(done) > 2 else "–",
+            ],
+            ["the last date (the nightly job: tests, checks, syncs, report, copy)", seconds(last)],
+            [
+                f"CLV fits (every {replay['clv_fit_every_days']} days): count, median",
+                f"{len(fits)}, {seconds(sorted(fits)[len(fits) // 2]) if fits else '–'}",
+            ],
+        ],
+    )
+    return lines + [""]
+
+
+def render(
+    results: list[dict[str, Any]], info: dict[str, Any] | None = None, replay: dict[str, Any] | None = None
+) -> str:
     info = info or machine()
     scales = [Scale(result) for result in results]
     lines = _header(results, info)
@@ -1022,6 +1065,7 @@ def render(results: list[dict[str, Any]], info: dict[str, Any] | None = None) ->
     lines += _results_section(scales)
     lines += _targets_section(scales, info["cores"])
     lines += _time_section(scales)
+    lines += _replay_section(replay)
     lines += _failures_section(scales)
     lines.append(f"_Report written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC._")
     return "\n".join(lines).rstrip() + "\n"

@@ -26,6 +26,7 @@ from bench.split import add_drops, remove_drops, split_last_day
 from orchestration.duckdb_profile import profile_settings
 from orchestration.settings import PROJECT_DIR
 
+DEFAULT_BENCH_DIR = Path("/tmp/crm-bench")
 BUILD_STEPS = ("full_build", "nightly")
 PARTIAL_PARSE_OFF = "Unable to do partial parsing"
 DBT_STARTS = "Running with dbt="

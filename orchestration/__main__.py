@@ -14,7 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from orchestration.segments.cli import add_segments_parsers, explain_command, segments_command
-from orchestration.settings import VERBOSE_ENV, Settings, verbose_from_env
+from orchestration.settings import DEFAULT_CLV_FIT_EVERY_DAYS, VERBOSE_ENV, Settings, verbose_from_env
 from orchestration.syncs.cli import add_sync_parser, format_latest_runs, sync_command
 
 if TYPE_CHECKING:
@@ -48,6 +48,16 @@ def _date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date written YYYY-MM-DD") from None
+
+
+def _positive_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} should be a whole number of days, 1 or more")
+    return days
 
 
 def _add_verbose(parser: argparse.ArgumentParser, default: object = False) -> None:
@@ -99,18 +109,25 @@ def replay_command(args: argparse.Namespace, settings: Settings) -> int:
     dates = check_replay(settings, args.start, args.end, args.step)  # refused before any output
     with RunOutput(settings.duckdb_path, "replay", verbose=args.verbose) as output:
         output.say(
-            f"Replaying the nightly job for {len(dates)} as-of dates from {args.start} to {args.end} "
-            f"({output.where()})"
+            f"Replaying {len(dates)} as-of dates from {args.start} to {args.end}: the history for each, "
+            f"then the nightly job for the last ({output.where()})"
         )
         try:
-            summaries = replay(
-                settings, args.start, args.end, args.step, output.logger_defs(), output.date_done, output.say
+            summary = replay(
+                settings,
+                args.start,
+                args.end,
+                args.step,
+                output.logger_defs(),
+                output.date_done,
+                output.say,
+                clv_fit_every_days=args.clv_fit_every,
             )
         except JobFailedError as error:
             raise JobFailedError(output.with_log_path(str(error))) from None
         output.say("")
-    _print_summary(summaries[-1], settings)
-    print(f"\nReplayed {len(summaries)} as-of dates from {args.start} to {args.end}.")
+    _print_summary(summary, settings)
+    print(f"\nReplayed {len(dates)} as-of dates from {args.start} to {args.end}.")
     return 0
 
 
@@ -156,6 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     replay_parser.add_argument("--from", dest="start", type=_date, required=True, help="first as-of date")
     replay_parser.add_argument("--to", dest="end", type=_date, required=True, help="last as-of date")
     replay_parser.add_argument("--step", type=int, default=1, help="days between as-of dates (default 1)")
+    replay_parser.add_argument(
+        "--clv-fit-every",
+        type=_positive_days,
+        default=DEFAULT_CLV_FIT_EVERY_DAYS,
+        metavar="DAYS",
+        help=(
+            f"fit the CLV models again once DAYS have passed since the last fit (default "
+            f"{DEFAULT_CLV_FIT_EVERY_DAYS}); the dates between predict with the last fit"
+        ),
+    )
     replay_parser.add_argument(
         "--rebuild-history", action="store_true", help="drop the recorded history first and start it again"
     )

@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.duckdb_profile import connect_warehouse
-from orchestration.quality import baselines
 from orchestration.quality.suites import SuiteSpec, load_suites
-from orchestration.quality.validation import SuiteOutcome, validate
+from orchestration.quality.validation import SuiteOutcome, validate_and_record
 from orchestration.resources import CrmSettingsResource
 
 
@@ -45,21 +44,12 @@ def run_suite(spec: SuiteSpec, settings_resource: CrmSettingsResource, context: 
     settings = settings_resource.for_run(context)
     with connect_warehouse(settings.duckdb_path) as con:
         try:
-            outcome = validate(spec, con, settings.as_of, datetime.now(UTC))
+            outcome = validate_and_record(spec, con, settings.as_of, datetime.now(UTC))
         except LookupError as error:
             return dg.AssetCheckResult(
                 passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(error)
             )
-        failed = outcome.failed_critical + outcome.failed_warnings
-        baselines.record(
-            con,
-            spec.name,
-            settings.as_of,
-            passed=outcome.passed,
-            rows_checked=outcome.rows,
-            failures="\n".join(item.describe() for item in failed),
-            metrics=outcome.metrics,
-        )
+    failed = outcome.failed_critical + outcome.failed_warnings
     if failed:
         context.log.warning(outcome.describe())
     return dg.AssetCheckResult(

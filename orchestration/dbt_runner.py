@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
+from dbt.contracts.graph.manifest import Manifest
 
 from orchestration.quality.gates import warehouse_gate_failures
 from orchestration.segments.dbt_files import ensure_dbt_files
@@ -67,16 +68,18 @@ def run_dbt(
     *more: str,
     target_path: Path | None = None,
     extra_vars: dict[str, object] | None = None,
+    manifest: Manifest | None = None,
 ) -> dbtRunnerResult:
     """`dbt <command>` on the warehouse and as-of date of `settings`; raises DbtBuildError on failure.
 
-    `extra_vars` overrides project vars (rfm_method, rfm_bins, …) for this invocation.
+    `extra_vars` overrides project vars (rfm_method, rfm_bins, …) for this invocation. A `manifest`
+    from an earlier `parse` is used as it is: no parsing (the as-of date is read when nodes compile).
     """
     ensure_dbt_files(settings.catalog_path, settings.compiled_dir)
     with environment(settings.dbt_env()):
         try:
             args = dbt_args(command, *more, target_path=target_path, extra_vars=extra_vars)
-            result = dbtRunner().invoke(args)
+            result = dbtRunner(manifest=manifest).invoke(args)
         finally:
             _release_warehouse()
     if not result.success:

@@ -30,8 +30,6 @@ PUBLISHED_EXTRA = (("quality", "suite_results"),)
 STORAGE_VERSION = "v1.0.0"
 # The Dagster asset that publishes (orchestration/assets/publish.py), keyed `published/warehouse_copy`.
 ASSET_KEY_PATH = ("published", "warehouse_copy")
-# A run tagged `false` leaves the copy alone: `make replay` publishes only after its last date.
-PUBLISH_TAG = "crm_segments/publish"
 # The copy's alias while it is written, and the schema of its own description.
 COPY = "published_copy"
 ABOUT_SCHEMA = "published"

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from orchestration.dbt_runner import DbtBuildError
 from orchestration.pipeline import RunSummary, history_latest_date, summarise
-from orchestration.publish import ASSET_KEY_PATH, PUBLISH_TAG, failed_run_line, read_publication
+from orchestration.publish import ASSET_KEY_PATH, failed_run_line, read_publication
 from orchestration.quality.gates import warehouse_gate_failures
+from orchestration.replay import FilledDate, ReplayError, fill_history
 from orchestration.resources import AS_OF_TAG, settings_run_config
-from orchestration.settings import Settings, SettingsError
+from orchestration.settings import DEFAULT_CLV_FIT_EVERY_DAYS, Settings, SettingsError
 from orchestration.warehouse_lock import lock_holder, locked_sentence, wait_for_warehouse
 
 if TYPE_CHECKING:
@@ -45,11 +47,8 @@ def run_nightly(
     logger_defs: Mapping[str, dg.LoggerDefinition] | None = None,
     dbt_vars: Mapping[str, object] | None = None,
     say: Callable[[str], None] | None = None,
-    publish: bool = True,
 ) -> RunSummary:
     """Materialises every asset of the nightly job with `settings`; raises JobFailedError.
-
-    `publish=False` leaves the copy for BI tools as it is (a replay's dates before its last).
 
     `logger_defs` replace Dagster's console logger (the command line's progress lines and log file);
     `dbt_vars` override project vars for this run (rfm_method, rfm_bins, …). A warehouse file another
@@ -70,13 +69,12 @@ def run_nightly(
         result = job.execute_in_process(
             run_config=run_config,
             instance=instance,
-            tags={AS_OF_TAG: settings.as_of.isoformat(), **({} if publish else {PUBLISH_TAG: "false"})},
+            tags={AS_OF_TAG: settings.as_of.isoformat()},
             raise_on_error=False,
         )
     if not result.success:
         raise JobFailedError(_describe_failure(result, settings))
-    published = read_publication(settings.published_path) if publish else None
-    return replace(summarise(settings), published=published)
+    return replace(summarise(settings), published=read_publication(settings.published_path))
 
 
 def _causes(error: SerializableErrorInfo | None) -> list[str]:
@@ -169,22 +167,40 @@ def replay(
     logger_defs: Mapping[str, dg.LoggerDefinition] | None = None,
     on_date_done: Callable[[int, int, date], None] | None = None,
     say: Callable[[str], None] | None = None,
-) -> list[RunSummary]:
-    """Builds the history for successive past as-of dates, oldest first.
+    clv_fit_every_days: int = DEFAULT_CLV_FIT_EVERY_DAYS,
+) -> RunSummary:
+    """Builds the history for successive past as-of dates, oldest first; the summary of the last.
 
+    The dates before the last are filled in this process (orchestration/replay.py: raw data validated
+    once, only the models that depend on the date, the CLV fit every `clv_fit_every_days`); the last
+    date is a whole nightly run, which syncs, publishes and writes the report.
     History only moves forward: a start before the latest recorded date is refused (drop the
     history first, see `drop_history`) instead of rewriting the past out of order.
     `on_date_done(i, n, as_of)` is called after each date (the command line's progress line).
     """
     dates = check_replay(settings, start, end, step_days)
-    summaries = []
-    for index, as_of in enumerate(dates, start=1):
-        dated = replace(settings, as_of=as_of)
+    *earlier, last = dates
+    if earlier:
+        wait_for_warehouse(settings.duckdb_path, settings.lock_wait_seconds, say or _to_stderr)
+
+        done: list[FilledDate] = []
+
+        def filled(date_done: FilledDate) -> None:
+            done.append(date_done)
+            if on_date_done is not None:
+                on_date_done(len(done), len(dates), date_done.as_of)
+
         try:
-            # The copy for BI tools is published once, as of the last date.
-            summaries.append(run_nightly(dated, logger_defs, say=say, publish=index == len(dates)))
-        except JobFailedError as error:
-            raise JobFailedError(f"as of {as_of} ({index}/{len(dates)}), {error}") from None
-        if on_date_done is not None:
-            on_date_done(index, len(dates), as_of)
-    return summaries
+            fill_history(settings, earlier, clv_fit_every_days, filled)
+        except (DbtBuildError, ReplayError) as error:
+            raise JobFailedError(
+                f"as of {earlier[len(done)]} ({len(done) + 1}/{len(dates)}), {error}\n"
+                + failed_run_line(settings.published_path, False)
+            ) from None
+    try:
+        summary = run_nightly(replace(settings, as_of=last), logger_defs, say=say)
+    except JobFailedError as error:
+        raise JobFailedError(f"as of {last} ({len(dates)}/{len(dates)}), {error}") from None
+    if on_date_done is not None:
+        on_date_done(len(dates), len(dates), last)
+    return summary

@@ -23,6 +23,8 @@ LOCK_WAIT_ENV = "CRM_SEGMENTS_LOCK_WAIT_SECONDS"
 DEFAULT_LOCK_WAIT_SECONDS = 60.0
 # The read-only copy BI tools read (orchestration/publish.py); default `<warehouse stem>_published.duckdb`.
 PUBLISHED_ENV = "CRM_SEGMENTS_PUBLISHED_DUCKDB"
+# A replay fits the CLV models again once this many days have passed since the last fit.
+DEFAULT_CLV_FIT_EVERY_DAYS = 7
 
 
 class SettingsError(ValueError):

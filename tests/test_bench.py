@@ -207,3 +207,43 @@ def test_the_nightly_input_is_the_history_plus_one_day_of_drops(tmp_path: Path) 
     remove_drops(split)
     assert not (split.history / "orders").exists()
     assert split_last_day(TINY_RAW_DIR, tmp_path / "split", day).rows == split.rows
+
+
+def test_the_replay_section_reads_the_progress_lines_and_the_clv_fits() -> None:
+    from bench.replay import _CLV_FIT, _DATE_DONE, _seconds
+
+    lines = "  [1/4] as of 2025-11-28 done, 36.4 s so far\n  [4/4] as of 2025-12-19 done, 1 min 51 s so far\n"
+    assert [(int(i), day, _seconds(so_far)) for i, _, day, so_far in _DATE_DONE.findall(lines)] == [
+        (1, "2025-11-28", 36.4),
+        (4, "2025-12-19", 111.0),
+    ]
+    dbt_line = "21 of 35 OK created python table model intermediate.int_clv_fit ........ [OK in 1.88s]"
+    assert _CLV_FIT.findall(dbt_line) == ["1.88"]
+    replay = {
+        "measured_at": "2026-12-04T19:00:00+00:00",
+        "cpu_check_seconds": 1.0,
+        "load_before": [0.5, 0.4, 0.3],
+        "ok": True,
+        "command": "-m orchestration replay --from 2025-11-28 --to 2025-12-19 --step 7",
+        "dates": 4,
+        "step_days": 7,
+        "clv_fit_every_days": 7,
+        "start": "2025-11-28",
+        "end": "2025-12-19",
+        "wall_seconds": 115.0,
+        "peak_rss_bytes": 10**9,
+        "dates_done": [
+            [1, "2025-11-28", 36.0],
+            [2, "2025-12-05", 42.0],
+            [3, "2025-12-12", 50.0],
+            [4, "2025-12-19", 111.0],
+        ],
+        "clv_fit_seconds": [11.0, 2.0, 3.0, 14.0],
+        "error": None,
+    }
+    report = render([], machine() | {"cores": 2}, replay=replay)
+    assert "`make replay FROM=2025-11-28 TO=2025-12-19 STEP=7` on the bundled sample" in report
+    assert "| 4 dates, whole command (goal ≤ 5 min: met) | 115.0 s |" in report
+    assert "| the 2 dates between (only the date's models), each on average | 7.00 s |" in report
+    assert "| the last date (the nightly job: tests, checks, syncs, report, copy) | 61.0 s |" in report
+    assert "| CLV fits (every 7 days): count, median | 4, 11.0 s |" in report

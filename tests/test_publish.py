@@ -371,18 +371,14 @@ def test_a_file_that_is_not_a_published_copy_is_never_replaced(tmp_path: Path) -
     )
 
 
-def test_a_run_tagged_not_to_publish_leaves_the_copy_alone(tmp_path: Path) -> None:
+def test_the_asset_publishes_and_says_what(tmp_path: Path) -> None:
     from orchestration.assets.publish import warehouse_copy
-    from orchestration.publish import PUBLISH_TAG
     from orchestration.resources import CrmSettingsResource
 
     warehouse, copy = _warehouse(tmp_path / "crm.duckdb", 6), tmp_path / "bi.duckdb"
     resources = {
         "crm_settings": CrmSettingsResource(duckdb_path=str(warehouse), published_duckdb_path=str(copy))
     }
-    skipped = dg.materialize([warehouse_copy], resources=resources, tags={PUBLISH_TAG: "false"})
-    assert skipped.success and skipped.get_asset_materialization_events() == []
-    assert not copy.exists()
     done = dg.materialize([warehouse_copy], resources=resources)
     (event,) = done.get_asset_materialization_events()
     metadata = event.materialization.metadata
@@ -396,17 +392,30 @@ def test_a_run_tagged_not_to_publish_leaves_the_copy_alone(tmp_path: Path) -> No
     assert query(copy, "select dagster_run_id from published.about") == [(done.run_id,)]
 
 
-def test_a_replay_publishes_only_as_of_its_last_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_replay_fills_the_earlier_dates_and_runs_the_nightly_job_for_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from orchestration import runner
+    from orchestration.replay import FilledDate
 
-    calls: list[tuple[date, bool]] = []
+    calls: list[tuple[str, list[date]]] = []
 
-    def record(settings: Settings, *args: object, publish: bool = True, **kwargs: object) -> str:
-        calls.append((settings.as_of, publish))
+    def fill(settings: Settings, dates: list[date], every: int, on_date_done) -> None:
+        calls.append(("fill", dates))
+        for as_of in dates:
+            on_date_done(FilledDate(as_of, True, 0.1))
+
+    def nightly(settings: Settings, *args: object, **kwargs: object) -> str:
+        calls.append(("nightly", [settings.as_of]))
         return settings.as_of.isoformat()
 
-    monkeypatch.setattr(runner, "run_nightly", record)
+    monkeypatch.setattr(runner, "fill_history", fill)
+    monkeypatch.setattr(runner, "run_nightly", nightly)
     settings = Settings(TINY_RAW_DIR, AS_OF_A, tmp_path / "none.duckdb")
-    summaries = runner.replay(settings, date(2024, 1, 1), date(2024, 1, 15), 7)
-    assert summaries == ["2024-01-01", "2024-01-08", "2024-01-15"]
-    assert calls == [(date(2024, 1, 1), False), (date(2024, 1, 8), False), (date(2024, 1, 15), True)]
+    progress: list[tuple[int, int, date]] = []
+    summary = runner.replay(
+        settings, date(2024, 1, 1), date(2024, 1, 15), 7, on_date_done=lambda *a: progress.append(a)
+    )
+    assert summary == "2024-01-15"
+    assert calls == [("fill", [date(2024, 1, 1), date(2024, 1, 8)]), ("nightly", [date(2024, 1, 15)])]
+    assert progress == [(1, 3, date(2024, 1, 1)), (2, 3, date(2024, 1, 8)), (3, 3, date(2024, 1, 15))]

@@ -4,12 +4,13 @@ history built day by day at three as-of dates (values worked out by hand from th
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
+from orchestration.replay import clv_fit_dates, fill_history
 from orchestration.segments.check import check_segments
 from orchestration.settings import Settings
 from tests.conftest import TINY_RAW_DIR, BuildWarehouse, query
@@ -55,6 +56,54 @@ def history_warehouse(
         build_warehouse(as_of=as_of, duckdb_path=warehouse)
         marts_by_date[as_of] = _marts(warehouse)
     return warehouse
+
+
+def test_a_replay_fills_the_same_history_and_marts_as_date_by_date_runs(
+    history_warehouse: Path, marts_by_date: dict[date, dict[str, list[tuple]]], tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "filled.duckdb"
+    filled = fill_history(Settings(TINY_RAW_DIR, D1, warehouse), [D1, D2, D3], clv_fit_every_days=7)
+    assert [(day.as_of, day.clv_fitted) for day in filled] == [(D1, True), (D2, True), (D3, True)]
+    for table in HISTORY_TABLES:
+        assert query(warehouse, f"select * from {table} order by all") == query(
+            history_warehouse, f"select * from {table} order by all"
+        ), table
+    assert _marts(warehouse) == marts_by_date[D3]
+    # Later dates build the history and what it and the mart suites read, nothing else.
+    later = set(filled[2].models)
+    assert {"segment_membership_history", "customer_record_history", "rfm_cut_points", "int_clv_fit"} <= later
+    assert {"customer_rfm", "dim_customers", "segment_catalog"} <= later
+    assert not later & {
+        "cohort_ltv",
+        "fct_orders",
+        "segment_uplift",
+        "metricflow_time_spine",
+        "stg_crm__orders",
+    }
+    assert len(filled[0].models) > len(later)
+    results = query(warehouse, "select suite, as_of_date, passed from quality.suite_results order by 2, 1")
+    assert [(suite, as_of) for suite, as_of, _ in results if suite.startswith("raw_")] == [
+        (suite, D1)
+        for suite in ("raw_campaigns", "raw_customers", "raw_email_events", "raw_order_items", "raw_orders")
+    ]
+    assert [(suite, as_of) for suite, as_of, _ in results if suite.startswith("marts_")] == [
+        (suite, day)
+        for day in (D1, D2, D3)
+        for suite in ("marts_customer_rfm", "marts_dim_customers", "marts_segment_sizes")
+    ]
+    assert all(passed for _, _, passed in results)
+
+
+def test_clv_fit_dates_follow_the_cadence() -> None:
+    days = [date(2024, 1, 1) + timedelta(days=offset) for offset in range(0, 20)]
+    assert sorted(clv_fit_dates(days, 7)) == [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15)]
+    assert clv_fit_dates(days[::7], 7) == set(days[::7])
+    assert clv_fit_dates([date(2024, 1, 1), date(2024, 1, 5), date(2024, 1, 10)], 7) == {
+        date(2024, 1, 1),
+        date(2024, 1, 10),
+    }
+    with pytest.raises(ValueError, match="at least 1 day, got 0"):
+        clv_fit_dates(days, 0)
 
 
 def test_membership_intervals_enter_leave_and_reenter(history_warehouse: Path) -> None:

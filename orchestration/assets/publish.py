@@ -6,13 +6,11 @@ and readers keep the last good copy. It does not wait for the syncs (an email pl
 does not hold back the marts); its low priority runs it after them when both are ready.
 """
 
-from collections.abc import Iterator
-
 import dagster as dg
 
 from orchestration.assets.dbt import crm_dbt_assets
 from orchestration.assets.failures import no_retry_on_deterministic_errors
-from orchestration.publish import ASSET_KEY_PATH, PUBLISH_TAG, PUBLISHED_SCHEMAS, publish
+from orchestration.publish import ASSET_KEY_PATH, PUBLISHED_SCHEMAS, publish
 from orchestration.resources import CrmSettingsResource
 
 PUBLISHED_KEY = dg.AssetKey(list(ASSET_KEY_PATH))
@@ -37,20 +35,15 @@ def published_deps() -> list[dg.AssetKey]:
     kinds={"duckdb"},
     # Lowest first among ready steps: after the syncs, so the copy's marts.sync_runs has tonight's.
     op_tags={"dagster/priority": "-1"},
-    # A run tagged crm_segments/publish=false (a replay's earlier dates) materialises nothing.
-    output_required=False,
 )
 def warehouse_copy(
     context: dg.AssetExecutionContext, crm_settings: CrmSettingsResource
-) -> Iterator[dg.MaterializeResult]:
+) -> dg.MaterializeResult:
     with no_retry_on_deterministic_errors():
         settings = crm_settings.for_run(context)
-    if context.run.tags.get(PUBLISH_TAG, "").strip().lower() == "false":
-        context.log.info(f"not published ({PUBLISH_TAG}=false): {settings.published_path} is left as it is")
-        return
     publication = publish(settings.duckdb_path, settings.published_path, context.run_id)
     context.log.info(f"published {publication.describe()} in {publication.seconds:.1f} s")
-    yield dg.MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.path)),
             "as_of_date": dg.MetadataValue.text(publication.as_of.isoformat()),

@@ -122,6 +122,30 @@ def validate(
     return SuiteOutcome(spec.name, spec.relation, len(frame), outcomes, _metrics(spec, frame))
 
 
+def validate_and_record(
+    spec: SuiteSpec,
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    run_started_at: datetime | None = None,
+) -> SuiteOutcome:
+    """Runs the suite and records its result (a pass also becomes the next run's baseline).
+
+    LookupError when the relation or a column the suite names is missing (nothing is recorded).
+    """
+    outcome = validate(spec, con, as_of, run_started_at)
+    failed = outcome.failed_critical + outcome.failed_warnings
+    baselines.record(
+        con,
+        spec.name,
+        as_of,
+        passed=outcome.passed,
+        rows_checked=outcome.rows,
+        failures="\n".join(item.describe() for item in failed),
+        metrics=outcome.metrics,
+    )
+    return outcome
+
+
 def read_frame(spec: SuiteSpec, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     schema, table = spec.relation.split(".")
     available = [
