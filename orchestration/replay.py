@@ -126,7 +126,10 @@ def fill_history(
             result = run_dbt("build", dated, "--exclude-resource-type", "unit_test", manifest=manifest)
         else:
             skip_fit = [] if as_of in fit_dates else ["--exclude", CLV_FIT_MODEL]
-            result = run_dbt("run", dated, "--select", *selection, *skip_fit, manifest=manifest)
+            # No manifest.json or run_results.json per date: nothing reads them.
+            result = run_dbt(
+                "run", dated, "--select", *selection, *skip_fit, "--no-write-json", manifest=manifest
+            )
         _check_suites(dated, "marts")
         models = sorted(
             item.node.name for item in result.result.results if item.node.resource_type == "model"

@@ -150,7 +150,8 @@ class SampleReplay:
 
 @pytest.fixture(scope="session")
 def sample_replay(tmp_path_factory: pytest.TempPathFactory) -> SampleReplay:
-    """`python -m orchestration replay` over the bundled sample: the real Dagster job, twice.
+    """`python -m orchestration replay` over the bundled sample: the first date filled
+    (orchestration/replay.py), the real Dagster job for the last.
 
     The warehouse lives in a folder that doesn't exist yet, so a step that ran before the landing
     would fail the run. Tests that change it work on a copy.
