@@ -7,13 +7,19 @@ import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
+from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from orchestration.dbt_project import crm_dbt_project
 from orchestration.settings import Settings
+
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 # A run tag carrying the as-of date (YYYY-MM-DD); the nightly schedule sets it to the day before.
 AS_OF_TAG = "crm_segments/as_of"
@@ -73,11 +79,22 @@ def settings_run_config(
     return {"crm_settings": {"config": config}}
 
 
+class VenvDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI for the venv's own dbt, whose version is the imported dbt-core's.
+
+    dagster-dbt otherwise runs `dbt --version` in a subprocess at every run to learn it.
+    """
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return DBT_PYTHON_VERSION
+
+
 def build_resources() -> dict[str, object]:
     return {
         "crm_settings": CrmSettingsResource(),
         # The venv's dbt, found next to this interpreter: `make run` doesn't put the venv on PATH.
-        "dbt": DbtCliResource(
+        "dbt": VenvDbtCliResource(
             project_dir=crm_dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")
         ),
     }

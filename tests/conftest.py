@@ -80,6 +80,10 @@ def _dbt_artifacts_outside_the_project(tmp_path_factory: pytest.TempPathFactory)
     # dbt's unit tests don't read the data: tests/test_dbt_unit_tests.py runs them all once, and the
     # tests' warehouse builds (dbt and the Dagster job's dbt alike) leave them out.
     os.environ[EXCLUDE_RESOURCE_TYPES_ENV] = "unit_test"
+    # pytest-xdist runs one worker per core: one dbt and one DuckDB thread each, not two per core.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("CRM_SEGMENTS_DBT_THREADS", "1")
+        os.environ.setdefault("CRM_SEGMENTS_DUCKDB_THREADS", "1")
 
 
 BuildWarehouse = Callable[..., Path]

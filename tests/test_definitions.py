@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import sys
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from orchestration.checks import build_quality_checks
 from orchestration.definitions import defs
-from orchestration.resources import AS_OF_TAG
+from orchestration.resources import AS_OF_TAG, build_resources
 from orchestration.segments.catalog import load_catalog_file
 from orchestration.settings import DEFAULT_CATALOG_PATH
 from tests.conftest import SAMPLE_REPLAY_DATES, SampleReplay, query
@@ -31,6 +34,12 @@ def test_nightly_schedule_runs_at_three_moscow_time_for_the_day_before() -> None
     )
     request = schedule.evaluate_tick(context).run_requests[0]
     assert request.tags[AS_OF_TAG] == "2026-11-21"
+
+
+def test_the_dbt_resource_runs_the_venvs_dbt_and_knows_its_version_without_asking_it() -> None:
+    dbt = build_resources()["dbt"]
+    assert Path(dbt.dbt_executable) == Path(sys.executable).parent / "dbt"
+    assert str(dbt._cli_version) == importlib.metadata.version("dbt-core")
 
 
 def test_every_dbt_node_waits_for_the_landing() -> None:
