@@ -75,7 +75,8 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check orchestration tests bench docs
 	@mkdir -p target
 	# The dbt templater opens a warehouse to compile; a scratch one keeps the real one untouched.
-	CRM_SEGMENTS_DUCKDB=target/sqlfluff.duckdb DBT_TARGET_PATH=target/sqlfluff $(BIN)/sqlfluff lint dbt_project
+	# sqlfluff lints with one process per core (--processes 0).
+	CRM_SEGMENTS_DUCKDB=target/sqlfluff.duckdb DBT_TARGET_PATH=target/sqlfluff $(BIN)/sqlfluff lint dbt_project --processes 0
 
 format: $(INSTALLED)
 	$(BIN)/ruff format orchestration tests bench docs
