@@ -118,8 +118,8 @@ def run_mf(project: MetricFlowProject, arguments: list[str]) -> subprocess.Compl
     )
 
 
-# Runs the `mf` command line on each line of a file in one process (what `mf` would do in one
-# process each, without importing MetricFlow again): argument lists in, exit code and output per line.
+# Runs the `mf` command line once per argument list of a JSON file, all in one process (MetricFlow is
+# imported once); writes each run's exit code and output to a second JSON file.
 MF_BATCH = """
 import contextlib, io, json, sys
 from dbt_metricflow.cli.main import cli
