@@ -3,9 +3,11 @@
 For each scale (customers) it generates data with the project's own generator (cached per scale and
 seed under BENCH_DIR, default /tmp/crm-bench), then measures in child processes on this machine:
 
-1. the full build (orchestration.pipeline.run into a new warehouse: landing, dbt build, segments),
-   with its peak memory and where the time goes (dbt start-up/parse, each heavy node);
-2. the nightly run with one more day of data (the next as-of date on the same raw folder);
+1. the full build: the nightly Dagster job, as `make run` runs it, into a new warehouse (landing, GX
+   suites, the segment catalogue, one dbt build, syncs, the published copy, the report), with its peak
+   memory and where the time goes (each step of the job; dbt's start-up/parse and each heavy node);
+2. the nightly run: the same job with one more day of data (the next as-of date on the same raw
+   folder), on the same warehouse;
 3. RFM side by side on the same data and as-of date: the project's `marts.customer_rfm`, the pandas
    way (PyMC-Marketing's `rfm_summary` and a plain group-by) and one hand-written DuckDB query, and
    checks that all three agree on every customer's frequency and monetary value;

@@ -1,10 +1,9 @@
 """Runs a command as a child process and measures it: wall time, peak memory of the process tree, load.
 
 Peak memory is the largest sum of the resident set sizes (RSS) of the child and all its descendants,
-polled from /proc every `poll_seconds` (psutil is not a dependency of the project). dbt runs inside
-the pipeline's own Python process, so the tree is usually one process; the poll catches any
-subprocess too. The worker also reports its own kernel-tracked peak (ru_maxrss) at the end; the
-report uses the larger of the two.
+polled from /proc every `poll_seconds` (psutil is not a dependency of the project). The nightly job
+runs dbt as a subprocess of the worker, which the poll counts with it. The worker also reports its
+own kernel-tracked peak (ru_maxrss) at the end; the report uses the larger of the two.
 """
 
 from __future__ import annotations

@@ -352,7 +352,7 @@ def _results_section(scales: list[Scale]) -> list[str]:
 
     rows = [
         row(
-            "**Full build** (landing + dbt build + segments), as of",
+            "**Full build** (the nightly job on an empty warehouse), as of",
             each(lambda s: s.result.get("full_as_of", "–")),
         ),
         row("  status", each(lambda s: s.status("full_build"))),
@@ -363,7 +363,10 @@ def _results_section(scales: list[Scale]) -> list[str]:
             "  warehouse file",
             each(lambda s: gigabytes((s.worker("full_build") or {}).get("warehouse_bytes"))),
         ),
-        row("**Nightly run**, one new day, as of", each(lambda s: s.result.get("nightly_as_of", "–"))),
+        row(
+            "**Nightly run** (the job again), one new day, as of",
+            each(lambda s: s.result.get("nightly_as_of", "–")),
+        ),
         row("  status", each(lambda s: s.status("nightly"))),
         row(
             "  wall time",
@@ -732,7 +735,7 @@ def _with_peak(value: float | None, step: dict[str, Any]) -> str:
 
 
 def _step_rows(scale: Scale, name: str) -> dict[str, str]:
-    """Where one build's wall time went, step by step: name → table cell."""
+    """Where one run's wall time went, step by step of the job: name → table cell."""
     worker = scale.worker(name)
     if not worker:
         return {}
@@ -740,23 +743,33 @@ def _step_rows(scale: Scale, name: str) -> dict[str, str]:
     titles = {
         "land": "landing (raw files → `raw.*`)",
         "compile_segments": "segment catalogue compile",
+        "GX raw suites": "GX suites on the raw tables",
+        "GX mart suites": "GX suites on the marts",
+        "syncs": "syncs (the shipped file syncs)",
         "publish": "publishing the copy for BI tools",
+        "report": "the segment report",
     }
     for step in worker["steps"]:
+        title = titles.get(step["name"], step["name"])
+        if step.get("count"):
+            title += f" ({step['count']} steps)"
         if "dbt" not in step:
-            steps[titles.get(step["name"], step["name"])] = _with_peak(step["seconds"], step)
+            steps[title] = _with_peak(step["seconds"], step)
             continue
         invocation = step["dbt"]
-        what = "all but segments" if "--exclude" in step["name"] else "segments"
-        steps[f"dbt build ({what}): start-up, parse, compile"] = seconds(invocation["startup_seconds"])
-        steps[f"dbt build ({what}): running nodes"] = _with_peak(invocation["elapsed_seconds"], step)
+        steps["dbt build: start-up, parse, compile, Dagster's events"] = seconds(
+            invocation["startup_seconds"]
+        )
+        steps["dbt build: running nodes"] = _with_peak(invocation["elapsed_seconds"], step)
         by_kind: dict[str, tuple[float, int]] = {}
         for node in invocation["nodes"]:
             total, number = by_kind.get(node["kind"], (0.0, 0))
             by_kind[node["kind"]] = (total + node["seconds"], number + 1)
         for kind in sorted(by_kind, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else 99, k)):
             total, number = by_kind[kind]
-            steps[f"  ↳ {kind} nodes ({what}): number → sum of node times"] = f"{number} → {seconds(total)}"
+            steps[f"  ↳ {kind} nodes: number → sum of node times"] = f"{number} → {seconds(total)}"
+    accounted = sum(step["seconds"] for step in worker["steps"])
+    steps["Dagster between steps, and the run summary"] = seconds(worker["run_seconds"] - accounted)
     return steps
 
 
@@ -783,9 +796,11 @@ def _time_section(scales: list[Scale]) -> list[str]:
         names += [name for name in rows if name not in names]
     body = [[name, *(rows.get(name, "–") for _, rows in columns)] for name in names]
     lines += [
-        "Wall time of each step of `orchestration.pipeline.run`; for each dbt invocation, its start-up "
-        "(wall time minus the execution phase of run_results.json) and the execution phase, with the node "
-        "times summed by kind (two dbt threads: the sums overlap).",
+        "Wall time of each step of the nightly Dagster job (`orchestration.runner.run_nightly`, what "
+        "`make run` runs), from the run's events; for the dbt build, its start-up (the step's time minus "
+        "the execution phase of run_results.json: dbt's process start, parse, compile, and Dagster reading "
+        "its events) and the execution phase, with the node times summed by kind (two dbt threads: the "
+        "sums overlap).",
         "",
         *table(["Step", *(title for title, _ in columns)], body),
     ]
@@ -976,8 +991,8 @@ def _memory_bullet(scale: Scale) -> str:
         f"tree){where}. DuckDB's `memory_limit` bounds its buffer manager, not the process: dbt itself, the "
         "Python models (`int_clv_fit`, `int_clv_predictions` fit and apply PyMC-Marketing models on pandas "
         "frames inside the dbt process) come on top of it: about 1 GB at a million customers. The other "
-        "connections the pipeline opens (the landing before dbt, the segment catalogue between its two "
-        "builds, the summary) have the same limits (`orchestration/duckdb_profile.py`)."
+        "connections the job opens (the landing, the GX suites, the syncs, the published copy, the report, "
+        "the summary) have the same limits (`orchestration/duckdb_profile.py`)."
     )
 
 

@@ -203,8 +203,7 @@ def run_scale(customers: int, options: Options) -> dict[str, Any]:
     step("full_build", ["build", *raw, "--as-of", full_as_of.isoformat()])
     add_drops(split)
     rfm_source = "nightly"
-    # The nightly run ends as the job does: with the copy for BI tools (orchestration/publish.py).
-    if not step("nightly", ["build", *raw, "--as-of", nightly_as_of.isoformat(), "--publish"], "full_build"):
+    if not step("nightly", ["build", *raw, "--as-of", nightly_as_of.isoformat()], "full_build"):
         # The RFM comparison only needs marts.customer_rfm: build just that, so it still runs.
         rfm_source = "rfm_build"
         step("rfm_build", ["rfm-build", *raw, "--as-of", nightly_as_of.isoformat()])

@@ -1,10 +1,10 @@
 """One measured step of the benchmark, run in its own process by bench.runner (`python -m bench.worker`).
 
 Tasks (each writes a JSON result to --out):
-- `build`: orchestration.pipeline.run for one as-of date (landing, the segment catalogue, one dbt
-  build, the summary), with each step timed and the dbt invocation's run_results.json read right
-  after it (DBT_TARGET_PATH is kept between runs, so partial parsing behaves as in a real install);
-  with `--publish`, then the published copy for BI tools, as the nightly job's last step writes it.
+- `build`: the nightly Dagster job for one as-of date, as `make run` runs it (orchestration.runner:
+  landing, GX suites, the segment catalogue, one dbt build, syncs, the published copy for BI tools,
+  the report), each step's time from the run's events and the dbt build's run_results.json
+  (DBT_TARGET_PATH is kept between runs, so partial parsing behaves as in a real install).
 - `rfm`: the project's RFM model rebuilt on its own (`dbt run --select customer_rfm`, `repeat`
   times), then the pandas way and the hand-written query, and the agreement check (bench.rfm).
 - `rfm-build`: when the full pipeline did not finish, only what `marts.customer_rfm` needs, into a new
@@ -23,7 +23,6 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,93 +41,116 @@ def _rusage() -> dict[str, float]:
     }
 
 
-class _StepPeak:
-    """This process's peak RSS per pipeline step, sampled from /proc/self/statm in a thread (ru_maxrss
-    only gives the peak of the whole process)."""
+class _MemoryTrace:
+    """The RSS of this process and its children (the dbt subprocess), sampled with the wall-clock time
+    in a thread, so each step of the job gets its own peak afterwards."""
 
     def __init__(self, interval: float = 0.2) -> None:
-        self._peak = 0
+        self.samples: list[tuple[float, int]] = []
         self._interval = interval
         threading.Thread(target=self._sample, daemon=True).start()
 
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
     def _sample(self) -> None:
+        from bench.monitor import tree_rss_bytes
+
         while True:
-            self._peak = max(self._peak, self._rss())
+            self.samples.append((time.time(), tree_rss_bytes(os.getpid())))
             time.sleep(self._interval)
 
-    def reset(self) -> None:
-        self._peak = self._rss()
-
-    def take(self) -> int:
-        return max(self._peak, self._rss())
+    def peak(self, windows: list[tuple[float, float]]) -> int:
+        return max(
+            (rss for at, rss in list(self.samples) for start, end in windows if start <= at <= end),
+            default=0,
+        )
 
 
 def _target_path() -> Path:
     return Path(os.environ.get("DBT_TARGET_PATH", "target"))
 
 
+# The job's steps, by Dagster step key, under the names bench/report.py shows.
+STEP_NAMES = {
+    "raw_files": "land",
+    "segment_catalog": "compile_segments",
+    "crm_dbt_assets": "dbt build",
+    "segment_syncs": "syncs",
+    "published__warehouse_copy": "publish",
+    "report__segment_report": "report",
+}
+
+
+def _step_name(step_key: str) -> str:
+    if "_gx_" in step_key:
+        return "GX raw suites" if step_key.startswith("raw__") else "GX mart suites"
+    return STEP_NAMES.get(step_key, step_key)
+
+
+def step_windows(records: list[Any]) -> dict[str, list[tuple[float, float]]]:
+    """(start, end) wall-clock times of each step of a run's event log, by its bench name; a retried
+    step runs from its first start to its last end."""
+    started: dict[str, float] = {}
+    ended: dict[str, float] = {}
+    for record in records:
+        event = record.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            started.setdefault(event.step_key, record.timestamp)
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            ended[event.step_key] = record.timestamp
+    windows: dict[str, list[tuple[float, float]]] = {}
+    for key, start in started.items():
+        if key in ended:
+            windows.setdefault(_step_name(key), []).append((start, ended[key]))
+    return windows
+
+
 def task_build(args: argparse.Namespace) -> dict[str, Any]:
+    """The nightly Dagster job as `make run` runs it (landing, GX suites, one dbt build, syncs, the
+    published copy, the report), each step's time and peak memory read from the run's events."""
     started = time.perf_counter()
+    import dagster as dg
+
     from bench.dbt_artifacts import read_invocation, upstream
-    from orchestration import pipeline
+    from orchestration.progress import RunOutput
+    from orchestration.runner import run_nightly
     from orchestration.settings import Settings
 
     imports = time.perf_counter() - started
     target = _target_path()
-    steps: list[dict[str, Any]] = []
-
-    peak = _StepPeak()
-
-    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*call_args: Any, **kwargs: Any) -> Any:
-            peak.reset()
-            step_started = time.perf_counter()
-            try:
-                return function(*call_args, **kwargs)
-            finally:
-                seconds = time.perf_counter() - step_started
-                steps.append({"name": name, "seconds": seconds, "peak_rss_bytes": peak.take()})
-
-        return wrapper
-
-    original_run_dbt = pipeline.run_dbt
-
-    def run_dbt(command: str, settings: Settings, *more: str, **kwargs: Any) -> Any:
-        label = " ".join(["dbt", command, *more])
-        (target / "run_results.json").unlink(missing_ok=True)
-        peak.reset()
-        step_started = time.perf_counter()
-        try:
-            return original_run_dbt(command, settings, *more, **kwargs)
-        finally:
-            wall = time.perf_counter() - step_started
-            invocation = read_invocation(target, label, wall)
-            steps.append({"name": label, "seconds": wall, "peak_rss_bytes": peak.take(), "dbt": invocation})
-
-    pipeline.run_dbt = run_dbt
-    for name in ("land", "compile_segments", "summarise"):
-        setattr(pipeline, name, timed(name, getattr(pipeline, name)))
-
+    (target / "run_results.json").unlink(missing_ok=True)
+    memory = _MemoryTrace()
     settings = Settings(raw_dir=args.raw, as_of=args.as_of, duckdb_path=args.duckdb)
+    instance = dg.DagsterInstance.ephemeral()
     run_started = time.perf_counter()
-    pipeline.run(settings)
+    # Verbose: Dagster's events and dbt's output go to this process's log, which bench.runner reads.
+    with RunOutput(settings.duckdb_path, "run", verbose=True) as output:
+        summary = run_nightly(settings, output.logger_defs(), say=output.say, instance=instance)
+    run_seconds = time.perf_counter() - run_started
+    (run,) = instance.get_runs(limit=1)
+    windows = step_windows(instance.all_logs(run.run_id))
+    steps: list[dict[str, Any]] = []
+    for name, spans in windows.items():
+        step: dict[str, Any] = {
+            "name": name,
+            "seconds": sum(end - start for start, end in spans),
+            "peak_rss_bytes": memory.peak(spans),
+        }
+        if len(spans) > 1:
+            step["count"] = len(spans)
+        if name == "dbt build":
+            step["dbt"] = read_invocation(target, name, step["seconds"])
+        steps.append(step)
+    steps.sort(key=lambda step: min(start for start, _ in windows[step["name"]]))
+    publication = summary.published
     published = None
-    if args.publish:
-        from orchestration.publish import publish
-
-        publication = timed("publish", publish)(settings.duckdb_path, settings.published_path)
+    if publication is not None:
         published = {
-            "seconds": steps[-1]["seconds"],
+            "seconds": next(step["seconds"] for step in steps if step["name"] == "publish"),
             "bytes": publication.path.stat().st_size,
             "tables": len(publication.tables),
             "rows": sum(rows for _, _, rows in publication.tables),
         }
-    run_seconds = time.perf_counter() - run_started
     return {
         "task": "build",
         "as_of": args.as_of.isoformat(),
@@ -238,7 +260,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=date.fromisoformat)
     parser.add_argument("--duckdb", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--publish", action="store_true", help="build: then write the published copy")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     result = TASKS[args.task](args)

@@ -6,6 +6,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -47,13 +48,15 @@ def run_nightly(
     logger_defs: Mapping[str, dg.LoggerDefinition] | None = None,
     dbt_vars: Mapping[str, object] | None = None,
     say: Callable[[str], None] | None = None,
+    instance: dg.DagsterInstance | None = None,
 ) -> RunSummary:
     """Materialises every asset of the nightly job with `settings`; raises JobFailedError.
 
     `logger_defs` replace Dagster's console logger (the command line's progress lines and log file);
     `dbt_vars` override project vars for this run (rfm_method, rfm_bins, …). A warehouse file another
     process holds is waited for first (settings.lock_wait_seconds), then WarehouseLockedError: `say`
-    (stderr by default) gets the line that says so.
+    (stderr by default) gets the line that says so. `instance` keeps the run's events for the caller
+    (the benchmark reads each step's time from them); by default DAGSTER_HOME's, or an ephemeral one.
     """
     # Before Dagster: its retries would each meet the lock and say so, for 10 s + 30 s only.
     wait_for_warehouse(settings.duckdb_path, settings.lock_wait_seconds, say or _to_stderr)
@@ -65,10 +68,10 @@ def run_nightly(
         job = job.with_logger_defs(dict(logger_defs))
         # A job's logger runs only when the run config names it; else Dagster's console logger does.
         run_config["loggers"] = {name: {} for name in logger_defs}
-    with _instance() as instance:
+    with nullcontext(instance) if instance is not None else _instance() as run_instance:
         result = job.execute_in_process(
             run_config=run_config,
-            instance=instance,
+            instance=run_instance,
             tags={AS_OF_TAG: settings.as_of.isoformat()},
             raise_on_error=False,
         )

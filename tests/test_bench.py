@@ -247,3 +247,37 @@ def test_the_replay_section_reads_the_progress_lines_and_the_clv_fits() -> None:
     assert "| the 2 dates between (only the date's models), each on average | 7.00 s |" in report
     assert "| the last date (the nightly job: tests, checks, syncs, report, copy) | 61.0 s |" in report
     assert "| CLV fits (every 7 days): count, median | 4, 11.0 s |" in report
+
+
+def test_the_jobs_steps_are_timed_from_its_events() -> None:
+    """Each Dagster step's window (a retried one from its first start to its last end), under the names
+    the report uses; the GX checks of one layer are one step; events without a step are ignored."""
+    from types import SimpleNamespace
+
+    from bench.worker import step_windows
+
+    def record(at: float, kind: str, step_key: str | None) -> SimpleNamespace:
+        event = SimpleNamespace(event_type_value=kind, step_key=step_key)
+        return SimpleNamespace(timestamp=at, dagster_event=event)
+
+    records = [
+        SimpleNamespace(timestamp=0.0, dagster_event=None),
+        record(1.0, "STEP_START", "raw_files"),
+        record(2.5, "STEP_SUCCESS", "raw_files"),
+        record(3.0, "STEP_START", "raw__orders_gx_raw_orders"),
+        record(3.5, "STEP_SUCCESS", "raw__orders_gx_raw_orders"),
+        record(4.0, "STEP_START", "crm_dbt_assets"),
+        record(5.0, "STEP_FAILURE", "crm_dbt_assets"),
+        record(15.0, "STEP_START", "crm_dbt_assets"),
+        record(40.0, "STEP_SUCCESS", "crm_dbt_assets"),
+        record(41.0, "STEP_START", "marts__customer_rfm_gx_marts_customer_rfm"),
+        record(41.2, "STEP_SUCCESS", "marts__customer_rfm_gx_marts_customer_rfm"),
+        record(41.3, "STEP_START", "published__warehouse_copy"),
+        record(42.0, "RUN_SUCCESS", None),
+    ]
+    assert step_windows(records) == {
+        "land": [(1.0, 2.5)],
+        "GX raw suites": [(3.0, 3.5)],
+        "dbt build": [(4.0, 40.0)],
+        "GX mart suites": [(41.0, 41.2)],
+    }
