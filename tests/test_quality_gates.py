@@ -106,6 +106,55 @@ def test_raw_orders_suite_blocks_a_file_whose_amounts_broke_and_shows_the_rows(t
     ]
 
 
+def test_raw_suites_judge_the_newest_landing_and_count_the_whole_table(tmp_path: Path) -> None:
+    """Column rules read the files of the largest _load_id; the row-count rules, and the baseline the
+    next run compares with, count every row. A broken daily drop fails although the table, five good
+    rows and three broken ones, is mostly fine; broken old rows do not fail a good drop again."""
+    good = ", ".join(
+        f"('o{number}', 'c{number % 3}', '2024-01-0{number}', '{number * 10}', 'completed', {number}, 1)"
+        for number in range(1, 6)
+    )
+    broken_drop = ", ".join(
+        f"('o{number}', 'c1', '2024-02-01', '{amount}', 'completed', {number - 5}, 2)"
+        for number, amount in ((6, "n/a"), (7, ""), (8, "12 EUR"))
+    )
+    spec = load_suite(_suite("raw_orders"))
+    assert spec.newest_landing
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema raw")
+        columns = "order_id, customer_id, ordered_at, amount, status, _source_row, _load_id"
+        con.execute(
+            f"create table raw.orders as select * from (values {good}, {broken_drop}) as t({columns})"
+        )
+        outcome = validate(spec, con, date(2024, 6, 30))
+        assert (outcome.rows, outcome.table_rows, outcome.metrics) == (3, 8, {"row_count": 8.0})
+        [failed] = outcome.failed_critical
+        assert (failed.expectation, failed.column, failed.unexpected_count) == (
+            "expect_column_values_to_not_be_null",
+            "amount",
+            3,
+        )
+        assert outcome.describe().splitlines()[0] == (
+            "raw_orders: 1 of 10 expectations failed on the newest landing of raw.orders (3 of its 8 rows)"
+        )
+        row_count = next(item for item in outcome.expectations if item.expectation.startswith("expect_table"))
+        assert (row_count.success, row_count.observed) == (True, 8)
+
+        # The next night lands two good orders: the broken drop stays in the table, judged once.
+        con.execute(
+            "insert into raw.orders values ('o9', 'c1', '2024-03-01', '5', 'completed', 1, 3), "
+            "('o10', 'c2', '2024-03-01', '6', 'completed', 2, 3)"
+        )
+        outcome = validate(spec, con, date(2024, 6, 30))
+    assert outcome.passed, outcome.describe()
+    assert outcome.describe() == (
+        "raw_orders: 10 expectations met on the newest landing of raw.orders (2 of its 10 rows)"
+    )
+    assert sorted(item.expectation for item in outcome.expectations) == sorted(
+        item["type"] for item in spec.expectations
+    )
+
+
 def test_dotted_day_first_timestamps_parse(tmp_path: Path) -> None:
     """A Russian export writes DD.MM.YYYY[ HH:MM[:SS]]; read day first, it is not a broken file."""
     spec = load_suite(_suite("raw_orders"))

@@ -8,7 +8,9 @@ formats, uniqueness, how to read a text column, which columns identify a row). T
 - the readers of its number and date columns (`number`, `timestamp`);
 - for a required table, at least one row;
 - for each required column, mostly filled (`mostly` 0.5: a whole-file rule), except the columns the
-  file lists under `meta.crm_segments.contract_not_null_except`.
+  file lists under `meta.crm_segments.contract_not_null_except`;
+- `newest_landing`: the column rules judge the files of the table's newest landing (the rows of its
+  largest `_load_id`): what a whole file gets wrong shows there, not diluted in years of history.
 
 The file may not restate any of these, and every column it names must be a contract or lineage column.
 """
@@ -92,6 +94,7 @@ def build_raw_suite(raw: dict[str, Any], table: RawTable, file_name: str) -> dic
     meta["columns"] = {**derived, **readers}
     meta.setdefault("relation", f"raw.{table.name}")
     meta.setdefault("asset", f"raw/{table.name}")
+    meta["newest_landing"] = True
     suite["expectations"] = generated + own
     return suite
 

@@ -12,11 +12,13 @@ it. Its `meta.crm_segments` block says what the suite validates:
 - `compare_with_previous_run`: `{key, measure}` adds `previous_<measure>` and
   `<measure>_vs_previous` (this run / last passing run) per key, for "size within a band" rules;
 - `seed_parameters`: `{name: [seed, column]}` makes a seed's column a suite parameter (a value set);
-- `dbt_var_parameters`: names of `dbt_project.yml` vars to supply as suite parameters (`rfm_bins`).
+- `dbt_var_parameters`: names of `dbt_project.yml` vars to supply as suite parameters (`rfm_bins`);
+- `newest_landing`: the rules judge only the rows of the relation's newest landing (its largest
+  `_load_id`), except the row-count rules (`expect_table_row_count_*`), which count the whole relation.
 
 A raw suite (`raw_<table>.json`) is completed from the raw data contract when it is loaded: its
-asset, relation, number and date readers, and its row and not-null checks come from there
-(orchestration/quality/raw_contract_suites.py).
+asset, relation, number and date readers, and its row and not-null checks come from there, and it
+judges the newest landing (orchestration/quality/raw_contract_suites.py).
 
 Suite parameters the runner always supplies: `previous_row_count` (0 before the first passing
 run), `run_started_at` (wall clock, UTC) and `as_of_end` (end of the as-of day, UTC).
@@ -71,6 +73,7 @@ class SuiteSpec:
     previous_run: PreviousRunComparison | None = None
     seed_parameters: dict[str, tuple[str, str]] = field(default_factory=dict)
     dbt_var_parameters: tuple[str, ...] = ()
+    newest_landing: bool = False
 
     @property
     def expectations(self) -> list[dict[str, Any]]:
@@ -148,6 +151,7 @@ def load_suite(path: Path) -> SuiteSpec:
         previous_run=PreviousRunComparison(**comparison) if comparison else None,
         seed_parameters=seeds,  # type: ignore[arg-type]
         dbt_var_parameters=tuple(meta.get("dbt_var_parameters") or ()),
+        newest_landing=bool(meta.get("newest_landing", False)),
     )
     if contract_table is not None:
         try:

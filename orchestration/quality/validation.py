@@ -76,6 +76,8 @@ class SuiteOutcome:
     expectations: list[ExpectationOutcome]
     # What a later run compares itself with, recorded only if this run passes.
     metrics: dict[str, float]
+    # Rows of the whole relation, when the column rules judged only its newest landing (`rows`).
+    table_rows: int | None = None
 
     @property
     def failed_critical(self) -> list[ExpectationOutcome]:
@@ -89,13 +91,22 @@ class SuiteOutcome:
     def passed(self) -> bool:
         return not self.failed_critical
 
+    @property
+    def checked(self) -> str:
+        """What the column rules read: `raw.orders`, or its newest landing's rows of the whole."""
+        if self.table_rows is None:
+            return self.relation
+        return f"the newest landing of {self.relation} ({self.rows} of its {self.table_rows} rows)"
+
     def describe(self) -> str:
         failed = self.failed_critical + self.failed_warnings
         if not failed:
             met = len(self.expectations)
-            return f"{self.suite}: {met} expectations met on {self.rows} rows of {self.relation}"
+            if self.table_rows is None:
+                return f"{self.suite}: {met} expectations met on {self.rows} rows of {self.relation}"
+            return f"{self.suite}: {met} expectations met on {self.checked}"
         lines = [
-            f"{self.suite}: {len(failed)} of {len(self.expectations)} expectations failed on {self.relation}"
+            f"{self.suite}: {len(failed)} of {len(self.expectations)} expectations failed on {self.checked}"
         ]
         lines += [f"  {'' if outcome.critical else '(warning) '}{outcome.describe()}" for outcome in failed]
         return "\n".join(lines)
@@ -108,6 +119,7 @@ def validate(
     run_started_at: datetime | None = None,
 ) -> SuiteOutcome:
     frame = read_frame(spec, con)
+    table_rows = _table_rows(spec, con)
     previous = baselines.previous_metrics(con, spec.name, as_of)
     if spec.previous_run:
         frame = _with_previous_run(spec, frame, previous)
@@ -118,8 +130,14 @@ def validate(
         **{name: _seed_values(*source) for name, source in spec.seed_parameters.items()},
         **{name: _dbt_vars()[name] for name in spec.dbt_var_parameters},
     }
-    outcomes = _run_gx(spec, frame, parameters)
-    return SuiteOutcome(spec.name, spec.relation, len(frame), outcomes, _metrics(spec, frame))
+    if table_rows is None:
+        outcomes = _run_gx(spec, spec.expectations, frame, parameters)
+    else:
+        outcomes = _run_scoped(spec, frame, table_rows, parameters)
+    metrics = _metrics(spec, frame)
+    if table_rows is not None:
+        metrics[baselines.ROW_COUNT] = float(table_rows)
+    return SuiteOutcome(spec.name, spec.relation, len(frame), outcomes, metrics, table_rows)
 
 
 def validate_and_record(
@@ -164,7 +182,32 @@ def read_frame(spec: SuiteSpec, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     condition_words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(spec.row_conditions())))
     needed = [column for column in available if column in spec.referenced_columns() | condition_words]
     select = ", ".join(_read_column(spec, column) for column in needed) or "1 as _row"
-    return con.execute(f"select {select} from {schema}.{table}").df()
+    where = f" where _load_id = ({_NEWEST_LOAD.format(relation=spec.relation)})" if _scoped(spec, con) else ""
+    return con.execute(f"select {select} from {schema}.{table}{where}").df()
+
+
+_NEWEST_LOAD = "select max(_load_id) from {relation}"
+
+
+def _scoped(spec: SuiteSpec, con: duckdb.DuckDBPyConnection) -> bool:
+    """The suite judges the newest landing, and the table records its landings (`_load_id`)."""
+    if not spec.newest_landing:
+        return False
+    schema, table = spec.relation.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_schema = ? and table_name = ? and column_name = '_load_id'",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def _table_rows(spec: SuiteSpec, con: duckdb.DuckDBPyConnection) -> int | None:
+    """Rows of the whole relation when the suite is scoped to its newest landing, else None."""
+    if not _scoped(spec, con):
+        return None
+    return int(con.execute(f"select count(*) from {spec.relation}").fetchone()[0])
 
 
 def _read_column(spec: SuiteSpec, column: str) -> str:
@@ -216,13 +259,29 @@ def _batch_definition() -> Any:
     return asset.add_batch_definition_whole_dataframe("whole_frame")
 
 
-def _run_gx(spec: SuiteSpec, frame: pd.DataFrame, parameters: dict[str, Any]) -> list[ExpectationOutcome]:
+def _run_scoped(
+    spec: SuiteSpec, frame: pd.DataFrame, table_rows: int, parameters: dict[str, Any]
+) -> list[ExpectationOutcome]:
+    """The row-count rules on the whole relation (a frame of its length, no columns), then the other
+    rules on the newest landing's rows."""
+    row_count_rules = [
+        item for item in spec.expectations if str(item.get("type", "")).startswith("expect_table_row_count")
+    ]
+    landing_rules = [item for item in spec.expectations if item not in row_count_rules]
+    whole = pd.DataFrame(index=pd.RangeIndex(table_rows))
+    outcomes = _run_gx(spec, row_count_rules, whole, parameters) if row_count_rules else []
+    return outcomes + (_run_gx(spec, landing_rules, frame, parameters) if landing_rules else [])
+
+
+def _run_gx(
+    spec: SuiteSpec, expectations: list[dict[str, Any]], frame: pd.DataFrame, parameters: dict[str, Any]
+) -> list[ExpectationOutcome]:
     import great_expectations as gx
 
     suite_json = {key: value for key, value in spec.suite_json.items() if key != "meta"}
-    suite = gx.ExpectationSuite(**suite_json)
+    suite = gx.ExpectationSuite(**{**suite_json, "expectations": expectations})
     result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
-    if spec.index_columns:
+    if spec.index_columns and len(frame.columns):
         result_format["unexpected_index_column_names"] = list(spec.index_columns)
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite, expectation_parameters=parameters, result_format=result_format)
