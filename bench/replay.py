@@ -1,7 +1,8 @@
 """`python -m bench.replay` (`make bench-replay`): times `make replay` over the bundled sample.
 
 By default 52 weekly as-of dates ending on the sample's last day, into a new warehouse under the bench
-folder, in a child process watched like the other steps (wall time, peak memory). The result goes to
+folder, with an empty PyTensor compile cache (as on a new install), in a child process watched like
+the other steps (wall time, peak memory). The result goes to
 `<bench dir>/results/replay-sample.json`; `python -m bench` puts it in BENCHMARKS.md.
 """
 
@@ -50,6 +51,10 @@ def run_replay(bench_dir: Path, dates: int, step: int, clv_fit_every: int) -> di
         "CRM_SEGMENTS_DUCKDB": str(work / "crm.duckdb"),
         "DBT_TARGET_PATH": str(work / "target"),
         "DAGSTER_HOME": str(work / "dagster_home"),
+        # An empty PyTensor compile cache, as on a new install: the CLV fits' compile time is counted.
+        "PYTENSOR_FLAGS": ",".join(
+            flag for flag in (os.environ.get("PYTENSOR_FLAGS"), f"compiledir={work / 'pytensor'}") if flag
+        ),
     }
     env.pop("CRM_SEGMENTS_AS_OF", None)
     command = [sys.executable, "-m", "orchestration", "replay", "--from", str(start), "--to", str(end)]

@@ -1035,7 +1035,8 @@ def _replay_section(replay: dict[str, Any] | None) -> list[str]:
         "## Replay of the sample (`python -m bench.replay`)",
         "",
         f"`make replay FROM={replay['start']} TO={replay['end']} STEP={replay['step_days']}` on the bundled "
-        "sample (3,000 customers) into a new warehouse, measured "
+        "sample (3,000 customers) into a new warehouse, with an empty PyTensor compile cache (as on a new "
+        "install), measured "
         f"{replay['measured_at'][:16].replace('T', ' ')} UTC (CPU check "
         f"{seconds(replay['cpu_check_seconds'])}, load {load(replay['load_before'])} before).",
         "",

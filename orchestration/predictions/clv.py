@@ -320,10 +320,22 @@ def _build_with_compile_cache(clv_model: Any, data: pd.DataFrame) -> None:
 
     `fit(method="map")` compiles both for the optimiser and `_describe` needs the same two at the
     estimate; compiling is most of a fit's time, so the second request gets the first's function.
+    Every function of the model compiles without constant folding, so its C code does not hold the
+    data: PyTensor's on-disk cache serves the next fit on other data (another as-of date) instead of
+    a new compile. The estimates are the same to the last bit.
     """
+    from pytensor.compile.mode import get_default_mode
+
     clv_model.build_model(data)
     model = clv_model.model
     compiled: dict[tuple[Any, ...], Any] = {}
+    compile_fn = model.compile_fn
+    mode = get_default_mode().excluding("constant_folding")
+
+    def compile_without_folding(outs: Any, **options: Any) -> Any:
+        return compile_fn(outs, **{**options, "mode": options.get("mode") or mode})
+
+    model.compile_fn = compile_without_folding
 
     def cached(compile_function: Any, kind: str) -> Any:
         def compile_once(vars: Any = None, jacobian: bool = True, **options: Any) -> Any:
