@@ -20,6 +20,7 @@ import pytest
 
 from orchestration.__main__ import main
 from orchestration.quality.suites import SuiteFileError, load_suite, load_suites
+from orchestration.quality import validation
 from orchestration.quality.validation import read_frame, validate
 from orchestration.settings import DEFAULT_RAW_DIR
 from tests.conftest import SAMPLE_REPLAY_DATES, SampleReplay, query
@@ -153,6 +154,33 @@ def test_raw_suites_judge_the_newest_landing_and_count_the_whole_table(tmp_path:
     assert sorted(item.expectation for item in outcome.expectations) == sorted(
         item["type"] for item in spec.expectations
     )
+
+
+def test_a_landing_larger_than_the_cap_is_validated_on_one_row_in_k_of_each_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two files of 4 and 7 rows landed together, a cap of 5 rows: one row in 3 of each file is read
+    (rows 1, 4 and 1, 4, 7), and every amount of the second file is broken."""
+    monkeypatch.setattr(validation, "MAX_VALIDATED_ROWS", 5)
+    rows = [
+        f"('{file}-{row}', 'c1', '2024-01-01', '{amount}', 'completed', '{file}', {row}, 1)"
+        for file, count, amount in (("a.csv", 4, "10"), ("b.csv", 7, "n/a"))
+        for row in range(1, count + 1)
+    ]
+    spec = load_suite(_suite("raw_orders"))
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema raw")
+        columns = "order_id, customer_id, ordered_at, amount, status, _source_file, _source_row, _load_id"
+        con.execute(f"create table raw.orders as select * from (values {', '.join(rows)}) as t({columns})")
+        assert sorted(read_frame(spec, con)["order_id"]) == ["a.csv-1", "a.csv-4", "b.csv-1", "b.csv-4", "b.csv-7"]
+        outcome = validate(spec, con, date(2024, 6, 30))
+    [failed] = outcome.failed_critical
+    assert (failed.column, failed.unexpected_count) == ("amount", 3)
+    assert outcome.describe().splitlines()[0] == (
+        "raw_orders: 1 of 10 expectations failed on a sample of the newest landing of raw.orders "
+        "(one row in 3 of each file: 5 of the landing's 11 rows, 11 in the table)"
+    )
+    assert outcome.metrics == {"row_count": 11.0}
 
 
 def test_dotted_day_first_timestamps_parse(tmp_path: Path) -> None:

@@ -320,22 +320,19 @@ def _build_with_compile_cache(clv_model: Any, data: pd.DataFrame) -> None:
 
     `fit(method="map")` compiles both for the optimiser and `_describe` needs the same two at the
     estimate; compiling is most of a fit's time, so the second request gets the first's function.
-    Every function of the model compiles without constant folding, so its C code does not hold the
-    data: PyTensor's on-disk cache serves the next fit on other data (another as-of date) instead of
-    a new compile. The estimates are the same to the last bit.
+    Every function of the model compiles with the data as shared variables, not constants, so its C
+    code does not depend on the data: PyTensor's on-disk cache serves the next fit on other data
+    (another as-of date) instead of compiling again.
     """
-    from pytensor.compile.mode import get_default_mode
-
     clv_model.build_model(data)
     model = clv_model.model
     compiled: dict[tuple[Any, ...], Any] = {}
     compile_fn = model.compile_fn
-    mode = get_default_mode().excluding("constant_folding")
 
-    def compile_without_folding(outs: Any, **options: Any) -> Any:
-        return compile_fn(outs, **{**options, "mode": options.get("mode") or mode})
+    def compile_with_shared_data(outs: Any, **options: Any) -> Any:
+        return compile_fn(_data_as_shared(outs), **options)
 
-    model.compile_fn = compile_without_folding
+    model.compile_fn = compile_with_shared_data
 
     def cached(compile_function: Any, kind: str) -> Any:
         def compile_once(vars: Any = None, jacobian: bool = True, **options: Any) -> Any:
@@ -349,6 +346,26 @@ def _build_with_compile_cache(clv_model: Any, data: pd.DataFrame) -> None:
 
     model.compile_logp = cached(model.compile_logp, "logp")
     model.compile_dlogp = cached(model.compile_dlogp, "dlogp")
+
+
+def _data_as_shared(outs: Any) -> Any:
+    """`outs` with every array constant (the data) replaced by a shared variable of unknown length."""
+    import pytensor
+    from pytensor.graph.traversal import graph_inputs
+    from pytensor.graph.replace import clone_replace
+    from pytensor.tensor.variable import TensorConstant
+
+    single = not isinstance(outs, list | tuple)
+    listed = [outs] if single else list(outs)
+    replacements = {
+        variable: pytensor.shared(variable.data, shape=(None,) * variable.ndim)
+        for variable in graph_inputs(listed)
+        if isinstance(variable, TensorConstant) and variable.ndim > 0 and variable.data.size > 1
+    }
+    if not replacements:
+        return outs
+    replaced = clone_replace(listed, replace=replacements, rebuild_strict=False)
+    return replaced[0] if single else replaced
 
 
 def _fit_safely(fit_model, data: pd.DataFrame) -> ModelFit:

@@ -27,6 +27,8 @@ from orchestration.settings import PROJECT_DIR
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 MAX_EXAMPLES = 5
+# A newest landing with more rows is validated on an evenly spaced sample: one row in k of each file.
+MAX_VALIDATED_ROWS = 2_000_000
 # Day-first dotted dates (a Russian export: 05.03.2024 14:30), which staging parses too.
 _DOTTED_DATES = "['%d.%m.%Y %H:%M:%S', '%d.%m.%Y %H:%M', '%d.%m.%Y']"
 _READERS = {
@@ -69,6 +71,19 @@ class ExpectationOutcome:
 
 
 @dataclass(frozen=True)
+class LandingScope:
+    """What a newest-landing suite reads: the rows of the largest `_load_id`, one in `every` of each file."""
+
+    landing_rows: int
+    table_rows: int
+    every: int = 1
+
+    def where(self, relation: str) -> str:
+        sampled = f" and (_source_row - 1) % {self.every} = 0" if self.every > 1 else ""
+        return f" where _load_id = (select max(_load_id) from {relation}){sampled}"
+
+
+@dataclass(frozen=True)
 class SuiteOutcome:
     suite: str
     relation: str
@@ -76,8 +91,12 @@ class SuiteOutcome:
     expectations: list[ExpectationOutcome]
     # What a later run compares itself with, recorded only if this run passes.
     metrics: dict[str, float]
-    # Rows of the whole relation, when the column rules judged only its newest landing (`rows`).
-    table_rows: int | None = None
+    # When the rules judged only the newest landing (`rows` of it): what was read.
+    scope: LandingScope | None = None
+
+    @property
+    def table_rows(self) -> int | None:
+        return None if self.scope is None else self.scope.table_rows
 
     @property
     def failed_critical(self) -> list[ExpectationOutcome]:
@@ -93,16 +112,22 @@ class SuiteOutcome:
 
     @property
     def checked(self) -> str:
-        """What the column rules read: `raw.orders`, or its newest landing's rows of the whole."""
-        if self.table_rows is None:
+        """What the rules read: `raw.orders`, its newest landing, or a sample of that landing."""
+        if self.scope is None:
             return self.relation
-        return f"the newest landing of {self.relation} ({self.rows} of its {self.table_rows} rows)"
+        if self.scope.every == 1:
+            return f"the newest landing of {self.relation} ({self.rows} of its {self.scope.table_rows} rows)"
+        return (
+            f"a sample of the newest landing of {self.relation} (one row in {self.scope.every} of each "
+            f"file: {self.rows} of the landing's {self.scope.landing_rows} rows, "
+            f"{self.scope.table_rows} in the table)"
+        )
 
     def describe(self) -> str:
         failed = self.failed_critical + self.failed_warnings
         if not failed:
             met = len(self.expectations)
-            if self.table_rows is None:
+            if self.scope is None:
                 return f"{self.suite}: {met} expectations met on {self.rows} rows of {self.relation}"
             return f"{self.suite}: {met} expectations met on {self.checked}"
         lines = [
@@ -118,8 +143,8 @@ def validate(
     as_of: date,
     run_started_at: datetime | None = None,
 ) -> SuiteOutcome:
-    frame = read_frame(spec, con)
-    table_rows = _table_rows(spec, con)
+    scope = landing_scope(spec, con)
+    frame = read_frame(spec, con, scope)
     previous = baselines.previous_metrics(con, spec.name, as_of)
     if spec.previous_run:
         frame = _with_previous_run(spec, frame, previous)
@@ -130,14 +155,14 @@ def validate(
         **{name: _seed_values(*source) for name, source in spec.seed_parameters.items()},
         **{name: _dbt_vars()[name] for name in spec.dbt_var_parameters},
     }
-    if table_rows is None:
+    if scope is None:
         outcomes = _run_gx(spec, spec.expectations, frame, parameters)
     else:
-        outcomes = _run_scoped(spec, frame, table_rows, parameters)
+        outcomes = _run_scoped(spec, frame, scope.table_rows, parameters)
     metrics = _metrics(spec, frame)
-    if table_rows is not None:
-        metrics[baselines.ROW_COUNT] = float(table_rows)
-    return SuiteOutcome(spec.name, spec.relation, len(frame), outcomes, metrics, table_rows)
+    if scope is not None:
+        metrics[baselines.ROW_COUNT] = float(scope.table_rows)
+    return SuiteOutcome(spec.name, spec.relation, len(frame), outcomes, metrics, scope)
 
 
 def validate_and_record(
@@ -164,7 +189,11 @@ def validate_and_record(
     return outcome
 
 
-def read_frame(spec: SuiteSpec, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def read_frame(
+    spec: SuiteSpec, con: duckdb.DuckDBPyConnection, scope: LandingScope | None = None
+) -> pd.DataFrame:
+    """The suite's columns of its relation, or of the newest landing (`scope`, found when not given)."""
+    scope = scope or landing_scope(spec, con)
     schema, table = spec.relation.split(".")
     available = [
         row[0]
@@ -182,32 +211,33 @@ def read_frame(spec: SuiteSpec, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     condition_words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(spec.row_conditions())))
     needed = [column for column in available if column in spec.referenced_columns() | condition_words]
     select = ", ".join(_read_column(spec, column) for column in needed) or "1 as _row"
-    where = f" where _load_id = ({_NEWEST_LOAD.format(relation=spec.relation)})" if _scoped(spec, con) else ""
+    where = scope.where(spec.relation) if scope else ""
     return con.execute(f"select {select} from {schema}.{table}{where}").df()
 
 
-_NEWEST_LOAD = "select max(_load_id) from {relation}"
-
-
-def _scoped(spec: SuiteSpec, con: duckdb.DuckDBPyConnection) -> bool:
-    """The suite judges the newest landing, and the table records its landings (`_load_id`)."""
+def landing_scope(spec: SuiteSpec, con: duckdb.DuckDBPyConnection) -> LandingScope | None:
+    """The newest landing (largest `_load_id`) when the suite judges it and the table records its
+    landings; sampled when it has more than MAX_VALIDATED_ROWS rows and the rows their file position."""
     if not spec.newest_landing:
-        return False
-    schema, table = spec.relation.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.columns "
-            "where table_schema = ? and table_name = ? and column_name = '_load_id'",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
-def _table_rows(spec: SuiteSpec, con: duckdb.DuckDBPyConnection) -> int | None:
-    """Rows of the whole relation when the suite is scoped to its newest landing, else None."""
-    if not _scoped(spec, con):
         return None
-    return int(con.execute(f"select count(*) from {spec.relation}").fetchone()[0])
+    schema, table = spec.relation.split(".")
+    columns = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+    if "_load_id" not in columns:
+        return None
+    landing_rows, table_rows = con.execute(
+        f"select count(*) filter (where _load_id = (select max(_load_id) from {spec.relation})), count(*) "
+        f"from {spec.relation}"
+    ).fetchone()
+    every = 1
+    if landing_rows > MAX_VALIDATED_ROWS and "_source_row" in columns:
+        every = math.ceil(landing_rows / MAX_VALIDATED_ROWS)
+    return LandingScope(int(landing_rows), int(table_rows), every)
 
 
 def _read_column(spec: SuiteSpec, column: str) -> str:
