@@ -19,8 +19,8 @@ import duckdb
 import pytest
 
 from orchestration.__main__ import main
-from orchestration.quality.suites import SuiteFileError, load_suite, load_suites
 from orchestration.quality import validation
+from orchestration.quality.suites import SuiteFileError, load_suite, load_suites
 from orchestration.quality.validation import read_frame, validate
 from orchestration.settings import DEFAULT_RAW_DIR
 from tests.conftest import SAMPLE_REPLAY_DATES, SampleReplay, query
@@ -172,7 +172,13 @@ def test_a_landing_larger_than_the_cap_is_validated_on_one_row_in_k_of_each_file
         con.execute("create schema raw")
         columns = "order_id, customer_id, ordered_at, amount, status, _source_file, _source_row, _load_id"
         con.execute(f"create table raw.orders as select * from (values {', '.join(rows)}) as t({columns})")
-        assert sorted(read_frame(spec, con)["order_id"]) == ["a.csv-1", "a.csv-4", "b.csv-1", "b.csv-4", "b.csv-7"]
+        assert sorted(read_frame(spec, con)["order_id"]) == [
+            "a.csv-1",
+            "a.csv-4",
+            "b.csv-1",
+            "b.csv-4",
+            "b.csv-7",
+        ]
         outcome = validate(spec, con, date(2024, 6, 30))
     [failed] = outcome.failed_critical
     assert (failed.column, failed.unexpected_count) == ("amount", 3)

@@ -351,8 +351,8 @@ def _build_with_compile_cache(clv_model: Any, data: pd.DataFrame) -> None:
 def _data_as_shared(outs: Any) -> Any:
     """`outs` with every array constant (the data) replaced by a shared variable of unknown length."""
     import pytensor
-    from pytensor.graph.traversal import graph_inputs
     from pytensor.graph.replace import clone_replace
+    from pytensor.graph.traversal import graph_inputs
     from pytensor.tensor.variable import TensorConstant
 
     single = not isinstance(outs, list | tuple)
