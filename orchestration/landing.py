@@ -118,6 +118,13 @@ class _PlannedTable:
     files: tuple[_PlannedFile, ...]
 
 
+# What a file no table reads is told, in the run's log and its landing line.
+UNCLAIMED_HINT = (
+    "not read: no table has this name; a table is <table>.csv (or .csv.gz, .parquet, .xlsx) or a "
+    "folder <table>/ of such files (a daily drop: orders/2026-11-20.csv)"
+)
+
+
 def find_raw_files(raw_dir: Path, table_name: str) -> list[Path]:
     """A table's files: `<table>.<suffix>` (at most one), then `<table>/*.<suffix>` by name."""
     candidates = [raw_dir / f"{table_name}{suffix}" for suffix in RAW_FILE_SUFFIXES]
@@ -134,6 +141,20 @@ def find_raw_files(raw_dir: Path, table_name: str) -> list[Path]:
         )
         found += drops
     return found
+
+
+def unclaimed_raw_files(raw_dir: Path) -> list[str]:
+    """Data files and folders in `raw_dir` that no contract table reads (`orders_2026-11-20.csv`
+    instead of `orders/2026-11-20.csv`), by name; hidden files and `_format.yml` aside."""
+    claimed = {f"{table.name}{suffix}" for table in RAW_TABLES for suffix in RAW_FILE_SUFFIXES}
+    claimed |= {table.name for table in RAW_TABLES}
+    unclaimed = []
+    for path in sorted(raw_dir.iterdir()):
+        if path.name in claimed or path.name.startswith((".", "_")):
+            continue
+        if path.is_dir() or any(path.name.endswith(suffix) for suffix in RAW_FILE_SUFFIXES):
+            unclaimed.append(path.name + ("/" if path.is_dir() else ""))
+    return unclaimed
 
 
 def _reader_sql(path: Path, delimiter: str | None = None) -> str:
@@ -456,6 +477,8 @@ def land_raw_files(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> list[Landed
         log.info("%s: %s, %d rows (%d new)", table.name, table.change, table.rows, table.rows_added)
         for warning in table.warnings:
             log.warning(warning)
+    for name in unclaimed_raw_files(raw_dir):
+        log.warning("%s/%s: %s", raw_dir, name, UNCLAIMED_HINT)
     return landed
 
 

@@ -108,7 +108,15 @@ def describe_step(step_key: str, step: _Step) -> str:
     if step_key == "raw_files":
         tables = [(key, meta) for key, meta in step.materialized if not key.path[-1].startswith("_")]
         rows = sum(int(_metadata_value(meta, "rows") or 0) for _, meta in tables)
-        return f"landed the raw files: {_plural(len(tables), 'table')}, {rows:,} rows"
+        line = f"landed the raw files: {_plural(len(tables), 'table')}, {rows:,} rows"
+        unclaimed = [
+            _metadata_value(meta, "unclaimed_files")
+            for _, meta in step.materialized
+            if _metadata_value(meta, "unclaimed_files")
+        ]
+        if unclaimed:
+            line += f"; not read, no table has that name (the log says how to name them): {unclaimed[0]}"
+        return line
     if step_key.startswith("crm_dbt_assets"):
         phases = dbt_phases()
         layers = Counter(phases.get(key, key.path[0]) for key in keys)

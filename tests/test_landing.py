@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from orchestration.duckdb_profile import connect_warehouse
-from orchestration.landing import RawDataError, land_raw_files
+from orchestration.landing import UNCLAIMED_HINT, RawDataError, land_raw_files, unclaimed_raw_files
 from orchestration.raw_contract import RAW_TABLES
 from tests.conftest import TINY_RAW_DIR
 
@@ -82,6 +82,42 @@ def test_rows_are_numbered_in_file_order_when_the_file_is_read_in_parallel(
         ).fetchone()
     assert {t.name: t.rows for t in landed}["orders"] == rows
     assert numbered == (rows, rows, 1, rows, 0)
+
+
+def test_a_file_no_table_reads_is_named_in_the_log_and_the_landing_line(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A daily drop beside the table's file instead of in its folder is not read: the landing says so."""
+    (raw_dir / "orders_2024-06-30.csv").write_text((raw_dir / "orders.csv").read_text())
+    (raw_dir / "leads").mkdir()
+    (raw_dir / "notes.txt").write_text("not data")
+    (raw_dir / "_format.yml").write_text("{}\n")
+    assert unclaimed_raw_files(raw_dir) == ["leads/", "orders_2024-06-30.csv"]
+
+    before = len((raw_dir / "orders.csv").read_text().splitlines()) - 1
+    with caplog.at_level("WARNING", logger="orchestration"):
+        land_raw_files(con, raw_dir)
+    assert _counts(con)["orders"] == before
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert f"{raw_dir}/orders_2024-06-30.csv: {UNCLAIMED_HINT}" in warnings
+    assert f"{raw_dir}/leads/: {UNCLAIMED_HINT}" in warnings
+
+    import dagster as dg
+
+    from orchestration.progress import _Step, describe_step
+
+    step = _Step(started=0.0)
+    step.materialized += [
+        (dg.AssetKey(["raw", "orders"]), {"rows": dg.MetadataValue.int(before)}),
+        (
+            dg.AssetKey(["raw", "_landing_manifest"]),
+            {"tables": 1, "unclaimed_files": dg.MetadataValue.text("leads/, orders_2024-06-30.csv")},
+        ),
+    ]
+    assert describe_step("raw_files", step) == (
+        f"landed the raw files: 1 table, {before:,} rows; not read, no table has that name (the log says "
+        "how to name them): leads/, orders_2024-06-30.csv"
+    )
 
 
 def test_missing_required_table_is_a_clear_error(raw_dir: Path, con: duckdb.DuckDBPyConnection) -> None:

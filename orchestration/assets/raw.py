@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.assets.failures import no_retry_on_deterministic_errors
-from orchestration.landing import find_raw_files
+from orchestration.landing import find_raw_files, unclaimed_raw_files
 from orchestration.pipeline import land
 from orchestration.raw_contract import RAW_TABLES
 from orchestration.resources import CrmSettingsResource
@@ -65,4 +65,9 @@ def raw_files(context: dg.AssetExecutionContext, crm_settings: CrmSettingsResour
                 "as_of_date": dg.MetadataValue.text(settings.as_of.isoformat()),
             },
         )
-    yield dg.MaterializeResult(asset_key=raw_asset_key(MANIFEST_NAME), metadata={"tables": len(landed)})
+    # Files in the raw folder that no table reads (the landing logged why): the run's landing line names them.
+    unclaimed = unclaimed_raw_files(settings.raw_dir)
+    yield dg.MaterializeResult(
+        asset_key=raw_asset_key(MANIFEST_NAME),
+        metadata={"tables": len(landed), "unclaimed_files": dg.MetadataValue.text(", ".join(unclaimed))},
+    )
