@@ -33,6 +33,7 @@ import duckdb
 import pandas as pd
 import yaml
 
+from orchestration.duckdb_profile import attach_marts
 from orchestration.settings import Settings
 
 MONEY_TOLERANCE = 0.01
@@ -304,6 +305,7 @@ def upstream_costs(duckdb_path: Path, config: dict[str, object] | None = None) -
     """Seconds to materialise each view the RFM chain reads, alone: what reading the staged orders costs."""
     costs = {}
     with duckdb.connect(str(duckdb_path), read_only=True, config=config or {}) as con:
+        attach_marts(con, duckdb_path, read_only=True)
         for relation in UPSTREAM_VIEWS:
             started = time.perf_counter()
             con.execute(f"create or replace temp table bench_upstream as select * from {relation}")
@@ -351,6 +353,7 @@ def compare(
         "rfm_summary": [],
     }
     with duckdb.connect(str(duckdb_path), read_only=True, config=config or {}) as con:
+        attach_marts(con, duckdb_path, read_only=True)
         pandas_rfm = None
         for _ in range(max(repeat, 1)):
             timings["floor"].append(run_floor(con, as_of))

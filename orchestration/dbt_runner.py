@@ -106,7 +106,10 @@ def _describe_failure(command: str, result: dbtRunnerResult, settings: Settings)
     for node_result in getattr(result.result, "results", None) or []:
         status = str(node_result.status)
         if status in {"error", "fail", "runtime error"}:
-            failures.append(f"  {node_result.node.unique_id}: {status}: {node_result.message}")
+            # A run-operation's result names no node.
+            node = getattr(node_result, "node", None)
+            where = node.unique_id if node is not None else getattr(node_result, "unique_id", command)
+            failures.append(f"  {where}: {status}: {node_result.message}")
     message = f"dbt {command} failed:\n" + (
         "\n".join(failures) or "  (no node reported; see the dbt log above)"
     )

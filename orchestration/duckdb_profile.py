@@ -67,14 +67,101 @@ def profile_settings(profiles_yml: Path = PROJECT_DIR / "profiles.yml") -> Profi
     )
 
 
+# The schemas BI tools read (the published copy) live in a file of their own beside the warehouse, attached
+# under this name by dbt (profiles.yml, macro generate_database_name) and by every connection here.
+MARTS_CATALOG = "crm_marts"
+MARTS_SCHEMAS = ("marts", "audit")
+# The oldest DuckDB storage format that holds the marts: clients from DuckDB 1.0 on (the JDBC driver of
+# DBeaver or Metabase may lag behind the Python one) can read the published copy of that file.
+MARTS_STORAGE_VERSION = "v1.0.0"
+
+
+def marts_path(warehouse: Path) -> Path:
+    """`<warehouse stem>_marts.duckdb` beside the warehouse, as profiles.yml derives it."""
+    name = warehouse.name
+    stem = name[: -len(".duckdb")] if name.endswith(".duckdb") else name
+    return warehouse.with_name(f"{stem}_marts.duckdb")
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def attach_marts(con: duckdb.DuckDBPyConnection, warehouse: Path, *, read_only: bool) -> bool:
+    """Attaches the marts file as MARTS_CATALOG and puts its schemas on the search path, so `marts.x` and
+    `audit.x` resolve as in the models. A read-only connection skips a marts file that does not exist yet."""
+    path = marts_path(warehouse)
+    if read_only and not path.exists():
+        return False
+    mode = "read_only" if read_only else f"storage_version '{MARTS_STORAGE_VERSION}'"
+    con.execute(f"attach if not exists {_quoted(path)} as {MARTS_CATALOG} ({mode})")
+    if not read_only:
+        for schema in MARTS_SCHEMAS:
+            con.execute(f"create schema if not exists {MARTS_CATALOG}.{schema}")
+    found = con.execute(
+        "select schema_name from information_schema.schemata where catalog_name = ?", [MARTS_CATALOG]
+    ).fetchall()
+    schemas = [f"{MARTS_CATALOG}.{schema}" for schema in MARTS_SCHEMAS if (schema,) in found]
+    con.execute(f"set search_path = '{','.join(['main', *schemas])}'")
+    return True
+
+
+def move_marts_out_of_the_warehouse(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A warehouse from before the marts file holds the marts and audit schemas itself: their tables move to
+    the marts file (the history tables are incremental: nothing may be lost), the schemas go. Returns the
+    moved tables."""
+    found = con.execute(
+        "select table_schema, table_name, table_type from information_schema.tables "
+        "where table_catalog = current_database() and table_schema in "
+        f"({', '.join(repr(schema) for schema in MARTS_SCHEMAS)}) order by 1, 2"
+    ).fetchall()
+    schemas = sorted(
+        schema
+        for (schema,) in con.execute(
+            "select schema_name from information_schema.schemata where catalog_name = current_database()"
+        ).fetchall()
+        if schema in MARTS_SCHEMAS
+    )
+    if not schemas:
+        return []
+    # One statement per table (DuckDB writes one attached file per transaction); a move cut short is
+    # finished by the next connection: a table already in the marts file is kept.
+    database = con.execute("select current_database()").fetchone()[0]  # type: ignore[index]
+    moved = []
+    for schema, table, kind in found:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = ? and table_schema = ? and table_name = ?",
+            [MARTS_CATALOG, schema, table],
+        ).fetchone()
+        if kind == "BASE TABLE" and exists is not None and exists[0] == 0:
+            con.execute(
+                f'create table {MARTS_CATALOG}."{schema}"."{table}" as '
+                f'select * from "{database}"."{schema}"."{table}"'
+            )
+            moved.append(f"{schema}.{table}")
+    for schema in schemas:
+        con.execute(f'drop schema "{database}"."{schema}" cascade')
+    return moved
+
+
 def connect_warehouse(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse file with the profile's memory and thread limits, as dbt's has.
+    """A connection to the warehouse file with the profile's memory and thread limits, as dbt's has, and the
+    marts file attached (`marts.*` and `audit.*` resolve as in dbt's models).
 
     WarehouseLockedError (a duckdb.IOException, one sentence naming the holder's PID) if another process
     holds the file.
     """
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=profile_settings().duckdb_config())
+        con = duckdb.connect(str(path), read_only=read_only, config=profile_settings().duckdb_config())
+        try:
+            attach_marts(con, path, read_only=read_only)
+            if not read_only:
+                move_marts_out_of_the_warehouse(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
     except duckdb.IOException as error:
         locked = as_locked_error(error)
         if locked is None:

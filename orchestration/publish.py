@@ -1,15 +1,17 @@
-"""The published copy BI tools read: the marts and the audit tables, copied into a DuckDB file of their own.
+"""The published copy BI tools read: the marts and the audit tables, in a DuckDB file of their own.
 
-`publish` copies every relation of the schemas `marts` and `audit` and `quality.suite_results` from the
-warehouse, as tables, into `<published>.tmp` in the same folder, with `published.about` (the as-of date,
-when, from which warehouse) and `published.tables` (each table's rows). Then `os.replace` puts it at the
-published path in one step: a reader that has the old file open keeps reading it until it reconnects, and
-no reader ever sees a half-written copy. DECISIONS.md says why, and what was measured.
+dbt writes the schemas `marts` and `audit` into the marts file beside the warehouse (`marts_path`).
+`publish` copies that file whole to `<published>.tmp` in the same folder, turns its views into tables,
+adds `quality.suite_results`, `published.about` (the as-of date, when, from which warehouse) and
+`published.tables` (each table's rows). Then `os.replace` puts it at the published path in one step: a
+reader that has the old file open keeps reading it until it reconnects, and no reader ever sees a
+half-written copy. DECISIONS.md says why, and what was measured.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -17,17 +19,14 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.duckdb_profile import connect_warehouse
+from orchestration.duckdb_profile import MARTS_CATALOG, MARTS_SCHEMAS, connect_warehouse, marts_path
 from orchestration.settings import PUBLISHED_ENV
 from orchestration.warehouse_lock import WarehouseLockedError
 
-# Copied whole: every table and view of these schemas (views become tables).
-PUBLISHED_SCHEMAS = ("marts", "audit")
+# Copied whole, as the marts file: every table and view of these schemas (views become tables).
+PUBLISHED_SCHEMAS = MARTS_SCHEMAS
 # Copied besides: the Great Expectations results of every run (which suites passed, per as-of date).
 PUBLISHED_EXTRA = (("quality", "suite_results"),)
-# The oldest DuckDB storage format that holds the marts: clients from DuckDB 1.0 on (the JDBC driver of
-# DBeaver or Metabase may lag behind the Python one) can read the copy.
-STORAGE_VERSION = "v1.0.0"
 # The Dagster asset that publishes (orchestration/assets/publish.py), keyed `published/warehouse_copy`.
 ASSET_KEY_PATH = ("published", "warehouse_copy")
 # The copy's alias while it is written, and the schema of its own description.
@@ -73,13 +72,22 @@ def temporary_path(published: Path) -> Path:
     return published.with_name(published.name + ".tmp")
 
 
-def _relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+def _relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(catalog, schema, name) of every relation the copy holds, views and the extra tables included."""
     schemas = ", ".join(f"'{schema}'" for schema in PUBLISHED_SCHEMAS)
     extra = " or ".join(f"(table_schema = '{s}' and table_name = '{t}')" for s, t in PUBLISHED_EXTRA)
     return con.execute(
+        "select table_catalog, table_schema, table_name from information_schema.tables "
+        f"where (table_catalog = '{MARTS_CATALOG}' and table_schema in ({schemas})) "
+        f"or (table_catalog = current_database() and ({extra})) "
+        "order by 2, 3"
+    ).fetchall()
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return con.execute(
         "select table_schema, table_name from information_schema.tables "
-        f"where table_catalog = current_database() and (table_schema in ({schemas}) or {extra}) "
-        "order by 1, 2"
+        f"where table_catalog = '{MARTS_CATALOG}' and table_type = 'VIEW' order by 1, 2"
     ).fetchall()
 
 
@@ -96,21 +104,32 @@ def _remove(*paths: Path) -> None:
 
 
 def _write_copy(warehouse: Path, target: Path, run_id: str | None) -> None:
-    """Copies the published relations from the warehouse into a new DuckDB file `target`."""
-    # Read-only and only for the copy: the lock error names a holder, as everywhere.
-    with connect_warehouse(warehouse, read_only=True) as con:
-        relations = _relations(con)
+    """Copies the marts file to `target` as a file, then makes it stand alone: views become tables, the
+    suite results and the copy's own description are added."""
+    # Opened for writing: the marts file is checkpointed, and no other process writes while it is copied.
+    # The lock error names a holder, as everywhere.
+    with connect_warehouse(warehouse) as con:
         as_of = _as_of(con)
+        con.execute(f"checkpoint {MARTS_CATALOG}")
+        shutil.copyfile(marts_path(warehouse), target)
         quoted = str(target).replace("'", "''")
-        con.execute(f"attach '{quoted}' as {COPY} (read_only false, storage_version '{STORAGE_VERSION}')")
+        con.execute(f"attach '{quoted}' as {COPY} (read_only false)")
         try:
-            for schema in sorted({schema for schema, _ in relations} | {ABOUT_SCHEMA}):
-                con.execute(f"create schema {COPY}.{schema}")
-            counts = []
-            for schema, table in relations:
+            # A view reads tables of the warehouse (marts.sync_runs reads sync_state): in the copy, its rows.
+            for schema, view in _views(con):
+                con.execute(f'drop view {COPY}."{schema}"."{view}"')
+                con.execute(
+                    f'create table {COPY}."{schema}"."{view}" as '
+                    f'select * from {MARTS_CATALOG}."{schema}"."{view}"'
+                )
+            for schema, table in PUBLISHED_EXTRA:
+                con.execute(f'create schema if not exists {COPY}."{schema}"')
                 con.execute(f'create table {COPY}."{schema}"."{table}" as select * from "{schema}"."{table}"')
+            counts = []
+            for _, schema, table in _relations(con):
                 rows = con.execute(f'select count(*) from {COPY}."{schema}"."{table}"').fetchone()
                 counts.append((schema, table, rows[0] if rows else 0))
+            con.execute(f"create schema {COPY}.{ABOUT_SCHEMA}")
             con.execute(
                 f"create table {COPY}.{ABOUT_SCHEMA}.tables "
                 "(table_schema varchar, table_name varchar, row_count bigint)"

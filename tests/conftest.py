@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -11,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 from filelock import FileLock
 
 from orchestration import pipeline
+from orchestration.duckdb_profile import connect_warehouse, marts_path
 from orchestration.settings import (
     DEFAULT_CATALOG_PATH,
     DEFAULT_COMPILED_DIR,
@@ -139,8 +140,19 @@ def tiny_warehouse(build_warehouse: BuildWarehouse, tmp_path_factory: pytest.Tem
 
 
 def query(duckdb_path: Path, sql: str, params: list[object] | None = None) -> list[tuple]:
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    with connect_warehouse(duckdb_path, read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """Copies a warehouse and its marts file (orchestration.duckdb_profile.marts_path) to `target`.
+
+    The views over the sync state in the marts file (marts.sync_runs, marts.sync_row_errors) name the
+    warehouse by its file's stem: a test that reads them keeps the name (another folder)."""
+    shutil.copyfile(source, target)
+    if marts_path(source).exists():
+        shutil.copyfile(marts_path(source), marts_path(target))
+    return target
 
 
 SAMPLE_REPLAY_DATES = (date(2026, 10, 20), date(2026, 11, 20))

@@ -19,6 +19,7 @@ from bench.data import ensure_data, parse_scale, scale_label
 from bench.dbt_artifacts import RFM_MODEL, read_invocation
 from bench.report import machine, render
 from bench.split import add_drops, remove_drops, split_last_day
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.landing import land_raw_files
 from orchestration.settings import PROJECT_DIR, Settings
 from tests.conftest import TINY_RAW_DIR
@@ -102,7 +103,7 @@ def test_the_three_rfm_computations_agree_and_the_report_renders(tiny_bench: tup
 
 def test_a_disagreement_fails_loudly(tiny_bench: tuple[Settings, dict]) -> None:
     settings, _ = tiny_bench
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    with connect_warehouse(settings.duckdb_path, read_only=True) as con:
         rfm.run_floor(con, settings.as_of)
         pandas_rfm = rfm.run_pandas(con, settings.as_of)
         pandas_rfm.by_customer.loc[0, "frequency"] += 1
@@ -112,7 +113,7 @@ def test_a_disagreement_fails_loudly(tiny_bench: tuple[Settings, dict]) -> None:
 
 def test_the_floor_computes_the_projects_whole_rfm_result(tiny_bench: tuple[Settings, dict]) -> None:
     settings, _ = tiny_bench
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    with connect_warehouse(settings.duckdb_path, read_only=True) as con:
         rfm.run_floor(con, settings.as_of)
         columns = [row[0] for row in con.execute(f"describe {rfm.FLOOR_TABLE}").fetchall()]
         assert columns == [row[0] for row in con.execute("describe marts.customer_rfm").fetchall()]

@@ -16,7 +16,7 @@ from orchestration.progress import RunOutput
 from orchestration.runner import _instance, replay, replay_dates
 from orchestration.segments.catalog import load_catalog_file
 from orchestration.settings import DEFAULT_CATALOG_PATH, Settings, SettingsError
-from tests.conftest import SAMPLE_REPLAY_DATES, TINY_AS_OF, TINY_RAW_DIR, SampleReplay, query
+from tests.conftest import SAMPLE_REPLAY_DATES, TINY_AS_OF, TINY_RAW_DIR, SampleReplay, copy_warehouse, query
 
 DURATION = r"(\d+\.\d s|\d+ min \d\d s)"  # 4.2 s, 3 min 05 s
 
@@ -36,7 +36,7 @@ def test_replay_dates_step_through_and_end_on_the_last_date() -> None:
 
 def test_replay_refuses_to_start_before_the_recorded_history(tiny_warehouse: Path, tmp_path: Path) -> None:
     warehouse = tmp_path / "copy.duckdb"
-    shutil.copy(tiny_warehouse, warehouse)
+    copy_warehouse(tiny_warehouse, warehouse)
     settings = Settings(TINY_RAW_DIR, date(2024, 6, 30), warehouse)
     with pytest.raises(
         SettingsError, match=r"the history already runs to 2024-06-30; replay from 2024-06-30 or later"
@@ -48,7 +48,7 @@ def test_make_replay_before_the_recorded_history_says_how_to_start_again_and_not
     tiny_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     warehouse = tmp_path / "copy.duckdb"
-    shutil.copy(tiny_warehouse, warehouse)
+    copy_warehouse(tiny_warehouse, warehouse)
     monkeypatch.setenv("CRM_SEGMENTS_RAW_DIR", str(TINY_RAW_DIR))
     monkeypatch.setenv("CRM_SEGMENTS_DUCKDB", str(warehouse))
     assert main(["replay", "--from", "2024-01-01", "--to", "2024-06-30", "--step", "7"]) == 1

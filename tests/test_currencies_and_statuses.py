@@ -13,7 +13,7 @@ import pytest
 
 from orchestration import pipeline
 from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
-from tests.conftest import BuildWarehouse, SampleReplay, query
+from tests.conftest import BuildWarehouse, SampleReplay, copy_warehouse, query
 
 
 def _write(folder: Path, name: str, text: str) -> None:
@@ -116,7 +116,7 @@ def test_the_shops_own_rates_and_statuses_override_the_seeds_and_restage_the_ord
     raw = tmp_path / "raw"
     shutil.copytree(settings.raw_dir, raw)
     copy = tmp_path / "crm.duckdb"
-    shutil.copy(warehouse, copy)
+    copy_warehouse(warehouse, copy)
     _write(raw, "currency_rates.csv", "currency,valid_from,rate\nUSD,2009-01-01,30\nusd,2024-01-01,92.5\n")
     _write(
         raw,

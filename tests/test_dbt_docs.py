@@ -1,7 +1,6 @@
 """`make docs`: one static dbt docs page with exposures for the published copy and each sync."""
 
 import json
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from orchestration.__main__ import main
 from orchestration.dbt_docs import EXPOSURES_FILE, docs_dir, sync_exposure
 from orchestration.settings import DEFAULT_COMPILED_DIR
 from orchestration.syncs.config import parse_sync
+from tests.conftest import copy_warehouse
 
 # A file sync reading a column of another mart, and a disabled Mailchimp sync.
 SYNCS_YAML = """
@@ -114,7 +114,7 @@ def test_docs_without_a_warehouse_hold_the_lineage_and_every_exposure(docs_witho
 @pytest.mark.slow
 def test_docs_of_a_warehouse_carry_its_columns_and_row_counts(tiny_warehouse, tmp_path, monkeypatch, capsys):
     warehouse = tmp_path / "tiny.duckdb"
-    shutil.copyfile(tiny_warehouse, warehouse)
+    copy_warehouse(tiny_warehouse, warehouse)
     monkeypatch.setenv("CRM_SEGMENTS_DUCKDB", str(warehouse))
     monkeypatch.setenv("CRM_SEGMENTS_AS_OF", date(2024, 6, 30).isoformat())
     assert main(["docs"]) == 0

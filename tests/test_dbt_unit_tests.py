@@ -8,7 +8,7 @@ import yaml
 
 from orchestration.dbt_runner import run_dbt
 from orchestration.settings import PROJECT_DIR, Settings
-from tests.conftest import EXCLUDE_RESOURCE_TYPES_ENV, TINY_AS_OF, TINY_RAW_DIR
+from tests.conftest import EXCLUDE_RESOURCE_TYPES_ENV, TINY_AS_OF, TINY_RAW_DIR, copy_warehouse
 
 
 def defined_unit_tests() -> set[str]:
@@ -24,7 +24,7 @@ def test_every_unit_test_passes(
 ) -> None:
     # The unit tests mock their inputs, but dbt reads the inputs' columns from the warehouse.
     warehouse = tmp_path / "crm.duckdb"
-    warehouse.write_bytes(tiny_warehouse.read_bytes())
+    copy_warehouse(tiny_warehouse, warehouse)
     monkeypatch.delenv(EXCLUDE_RESOURCE_TYPES_ENV)
     result = run_dbt("test", Settings(TINY_RAW_DIR, TINY_AS_OF, warehouse), "--select", "test_type:unit")
     outcomes = {

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from orchestration.dbt_runner import run_dbt
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.landing import land_raw_files
 from orchestration.settings import Settings
 from tests.conftest import TINY_AS_OF, TINY_RAW_DIR
@@ -48,7 +49,7 @@ def _stage(
     """Lands the folder, then builds the seeds, the staging models and the facts; returns the
     landing's changes."""
     settings = Settings(raw_dir=raw_dir, as_of=TINY_AS_OF, duckdb_path=warehouse)
-    with duckdb.connect(str(warehouse)) as con:
+    with connect_warehouse(warehouse) as con:
         landed = land_raw_files(con, raw_dir)
     # The seeds and the models in one invocation: `build` of those two types is `seed`, then `run`.
     run_dbt(
@@ -67,7 +68,7 @@ def _stage(
 
 
 def _staged(warehouse: Path) -> dict[str, pd.DataFrame]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         tables = {
             model: con.execute(f"select * from staging.{model} order by _source_file, _source_row")
             .df()
@@ -115,7 +116,7 @@ def _compiled(model: str) -> str:
 
 
 def _emails(warehouse: Path, customer_id: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         return con.execute(
             f"select campaign_id, first_event_at, first_open_at from intermediate.{EMAIL_FACT} "
             "where customer_id = ? order by campaign_id",
@@ -125,7 +126,7 @@ def _emails(warehouse: Path, customer_id: str) -> list[tuple]:
 
 def _audited(warehouse: Path, text: str) -> list[tuple]:
     """The rows of audit.quarantined_rows whose raw record contains `text`."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         return con.execute(
             f"select table_name, source_file, quarantine_reason from audit.{QUARANTINE} "
             "where raw_record like ? order by table_name, source_file, source_row",
@@ -134,7 +135,7 @@ def _audited(warehouse: Path, text: str) -> list[tuple]:
 
 
 def _quarantine(warehouse: Path, model: str, key: str, value: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         return con.execute(
             f"select _source_file, quarantine_reason from staging.{model} where {key} = ? "
             "order by _source_file, _source_row",
@@ -261,7 +262,7 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
     assert {reason for _, reason in _quarantine(warehouse, "base_crm__orders", "customer_id", "c4")} == {
         "unknown_customer"
     }
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         assert con.execute(
             "select customer_id from staging.base_crm__email_events where email_given = 'new.buyer@mail.ru'"
         ).fetchall() == [("c78",)]
@@ -282,7 +283,7 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
     changes = _stage(raw_dir, warehouse)
     assert changes[1] == "orders:replaced:24"
     assert "_load_id >" not in _compiled("base_crm__orders")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         assert con.execute(
             "select amount from staging.base_crm__orders where order_id = 'o1' and quarantine_reason is null"
         ).fetchall() == [(1111,)]
@@ -290,7 +291,7 @@ def test_nightly_drops_restage_only_what_they_touch_and_match_a_full_build(
 
     # Rows folded in by other code (an edited model; here they also lost their first opens): the
     # next run rebuilds the fact instead of folding into them.
-    with duckdb.connect(str(warehouse)) as con:
+    with connect_warehouse(warehouse) as con:
         con.execute(f"update intermediate.{EMAIL_FACT} set _model_version = 'edited', first_open_at = null")
     _stage(raw_dir, warehouse)
     assert "_staged_in_run >" not in _compiled(EMAIL_FACT)
@@ -313,7 +314,7 @@ def test_the_email_fact_is_rebuilt_when_staging_ran_twice_without_it(raw_dir: Pa
     _stage(raw_dir, warehouse, select=("staging",))
     _add_customers(raw_dir, [{"customer_id": "a1", "email": "anna.s@gmail.com"}])
     _stage(raw_dir, warehouse, select=("staging",))
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         assert con.execute(
             "select distinct customer_id, _customer_id_before_restage from staging.base_crm__email_events "
             "where email_given = 'anna.s@gmail.com'"
@@ -330,7 +331,7 @@ def test_a_quarantine_table_from_before_it_was_incremental_is_rebuilt(raw_dir: P
     warehouse = tmp_path / "incremental.duckdb"
     _stage(raw_dir, warehouse)
     # The table as an earlier version built it (no bookkeeping), one row short, and one row too many.
-    with duckdb.connect(str(warehouse)) as con:
+    with connect_warehouse(warehouse) as con:
         con.execute(f"alter table audit.{QUARANTINE} drop column _staged_in_run")
         con.execute(f"alter table audit.{QUARANTINE} drop column _model_version")
         con.execute(f"delete from audit.{QUARANTINE} where table_name = 'orders'")

@@ -4,18 +4,17 @@ rewrites its rows; running an earlier date leaves the history as it is (macros/h
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from orchestration.dbt_runner import run_dbt
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.segments.catalog import load_catalog_file
 from orchestration.settings import DEFAULT_CATALOG_PATH, DEFAULT_RAW_DIR, Settings
-from tests.conftest import SAMPLE_REPLAY_DATES, BuildWarehouse, SampleReplay, query
+from tests.conftest import SAMPLE_REPLAY_DATES, BuildWarehouse, SampleReplay, copy_warehouse, query
 
 # The module runs dbt and the pipeline on copies of the replay warehouse itself.
 pytestmark = pytest.mark.slow
@@ -47,7 +46,7 @@ def _rows_of(warehouse: Path, table: str, as_of: date) -> list[tuple]:
 
 def _copy(sample_replay: SampleReplay, tmp_path: Path) -> Path:
     warehouse = tmp_path / "crm.duckdb"
-    shutil.copy(sample_replay.warehouse, warehouse)
+    copy_warehouse(sample_replay.warehouse, warehouse)
     return warehouse
 
 
@@ -81,7 +80,7 @@ def test_rerunning_the_latest_date_rewrites_what_it_wrote(
     warehouse = _copy(sample_replay, tmp_path)
     before = _history(warehouse)
     # Rows of the latest date that are wrong, and one that its re-run will no longer write.
-    with duckdb.connect(str(warehouse)) as con:
+    with connect_warehouse(warehouse) as con:
         con.execute("update marts.segment_kpi_history set revenue = -1 where as_of_date = ?", [LAST])
         con.execute(
             "insert into marts.segment_kpi_history (as_of_date, segment_key, member_group, members) "
@@ -99,7 +98,7 @@ def test_an_earlier_date_leaves_the_history_alone_and_recomputes_its_own_rows(
     warehouse = _copy(sample_replay, tmp_path)
     first_rows = _rows_of(warehouse, "segment_kpi_history", FIRST)
     # A mark on the first date's rows, which a run that rewrote them would wipe.
-    with duckdb.connect(str(warehouse)) as con:
+    with connect_warehouse(warehouse) as con:
         con.execute("update marts.segment_kpi_history set revenue = -1 where as_of_date = ?", [FIRST])
     before = _history(warehouse)
     build_warehouse(raw_dir=DEFAULT_RAW_DIR, as_of=FIRST, duckdb_path=warehouse)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from orchestration.dbt_runner import run_dbt
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.settings import Settings
-from tests.conftest import TINY_AS_OF, TINY_RAW_DIR, query
+from tests.conftest import TINY_AS_OF, TINY_RAW_DIR, copy_warehouse, query
 
 # Whole pipeline runs, Dagster jobs or `make` processes: `make test-fast` skips them.
 pytestmark = pytest.mark.slow
@@ -34,8 +33,8 @@ def test_only_relations_no_node_builds_are_dropped(
     tiny_warehouse: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     warehouse = tmp_path / "crm.duckdb"
-    shutil.copyfile(tiny_warehouse, warehouse)
-    with duckdb.connect(str(warehouse)) as con:
+    copy_warehouse(tiny_warehouse, warehouse)
+    with connect_warehouse(warehouse) as con:
         for schema, name in LEFT_BEHIND | OUTSIDE_DBT:
             con.execute(f"create schema if not exists {schema}")
             con.execute(f"create table {schema}.{name} as select 1 as x")

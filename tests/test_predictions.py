@@ -17,17 +17,17 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 import yaml
 
 from orchestration.dbt_runner import run_dbt
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.predictions import clv
 from orchestration.sample_data import GeneratorConfig, generate
 from orchestration.segments.catalog import compile_catalog, load_catalog_file, warehouse_fields
 from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
-from tests.conftest import FIXTURES, BuildWarehouse, query
+from tests.conftest import FIXTURES, BuildWarehouse, copy_warehouse, query
 
 CDNOW = FIXTURES / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
 PREDICTIONS_RAW_DIR = FIXTURES / "predictions"
@@ -190,7 +190,7 @@ def test_thin_warehouse_has_null_predictions_a_status_and_a_warning_test(
     ]
     # The warning-level dbt test on the status flags the run (a WARN in dbt, a warning check in Dagster).
     warehouse = tmp_path / "thin.duckdb"
-    warehouse.write_bytes(tiny_warehouse.read_bytes())
+    copy_warehouse(tiny_warehouse, warehouse)
     settings = Settings(raw_dir=FIXTURES / "tiny", as_of=AS_OF, duckdb_path=warehouse)
     result = run_dbt("test", settings, "--select", "clv_model_fits,test_name:accepted_values")
     assert sorted((r.node.name, str(r.status)) for r in result.result.results) == [
@@ -366,7 +366,7 @@ def test_prediction_columns_in_segment_rules(predictions_warehouse: Path) -> Non
 
 
 def test_the_default_catalogue_compiles_against_the_prediction_columns(predictions_warehouse: Path) -> None:
-    with duckdb.connect(str(predictions_warehouse), read_only=True) as con:
+    with connect_warehouse(predictions_warehouse, read_only=True) as con:
         fields = warehouse_fields(con)
     lists = DEFAULT_CATALOG_PATH.parent / "lists"
     compiled = compile_catalog(load_catalog_file(DEFAULT_CATALOG_PATH), fields, AS_OF, lists)
@@ -436,7 +436,7 @@ def _assert_inputs_match_rfm_summary(warehouse: Path, as_of: date) -> None:
     """The SQL model inputs are what pymc_marketing.clv.rfm_summary makes of the completed orders."""
     from pymc_marketing.clv import rfm_summary
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         orders = con.execute(
             "select customer_id, ordered_at, cast(amount_reporting as double) as amount "
             "from intermediate.int_orders__as_of where is_completed"

@@ -18,9 +18,9 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.pipeline import RunSummary, format_summary
 from orchestration.publish import PublishError, failed_run_line, publish, read_publication, temporary_path
 from orchestration.runner import JobFailedError, run_nightly
@@ -87,14 +87,14 @@ def _fingerprint(path: Path) -> tuple[str, int, int]:
     return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns, path.stat().st_ino
 
 
-def _tables(path: Path, catalog: str) -> dict[tuple[str, str], int]:
+def _tables(path: Path, *catalogs: str) -> dict[tuple[str, str], int]:
     """(schema, table) → rows of the relations a copy holds (marts, audit, quality.suite_results)."""
-    with duckdb.connect(str(path), read_only=True) as con:
+    with connect_warehouse(path, read_only=True) as con:
         names = con.execute(
-            "select table_schema, table_name from information_schema.tables where table_catalog = ? "
-            "and (table_schema in ('marts', 'audit') "
+            "select table_schema, table_name from information_schema.tables where table_catalog in "
+            f"({', '.join('?' for _ in catalogs)}) and (table_schema in ('marts', 'audit') "
             "or (table_schema = 'quality' and table_name = 'suite_results'))",
-            [catalog],
+            list(catalogs),
         ).fetchall()
         return {(s, t): con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in names}
 
@@ -128,7 +128,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         after = reader.ask("reconnect")
     finally:
         reader.close()
-    working_b = _tables(settings.duckdb_path, "crm")
+    working_b = _tables(settings.duckdb_path, "crm", "crm_marts")
     copy_b = _tables(settings.published_path, "crm_published")
     yield Runs(settings, first, first_copy, second, working_b, copy_b, before, during, after)
 
@@ -211,8 +211,8 @@ def test_a_failed_run_leaves_the_copy_byte_identical_and_says_so(runs: Runs, tmp
 
 
 def _warehouse(path: Path, customers: int, as_of: date = AS_OF_A) -> Path:
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema marts; create schema audit; create schema staging; create schema quality")
+    with connect_warehouse(path) as con:  # marts.* and audit.* go to the marts file, as dbt writes them
+        con.execute("create schema staging; create schema quality")
         con.execute(
             f"create table marts.dim_customers as select range as customer_id, date '{as_of}' as as_of_date "
             f"from range({customers})"
@@ -250,10 +250,8 @@ def test_a_publish_that_fails_leaves_the_previous_copy_and_no_temporary_file(tmp
     publish(_warehouse(tmp_path / "good.duckdb", 5), copy)
     before = _fingerprint(copy)
     broken = tmp_path / "broken.duckdb"
-    with duckdb.connect(str(broken)) as con:  # a build that left the marts empty
-        con.execute(
-            "create schema marts; create table marts.dim_customers (customer_id int, as_of_date date)"
-        )
+    with connect_warehouse(broken) as con:  # a build that left the marts empty
+        con.execute("create table marts.dim_customers (customer_id int, as_of_date date)")
     with pytest.raises(PublishError) as failure:
         publish(broken, copy)
     assert (
@@ -261,7 +259,13 @@ def test_a_publish_that_fails_leaves_the_previous_copy_and_no_temporary_file(tmp
         == "marts.dim_customers is empty or holds several as-of dates: nothing was published"
     )
     assert _fingerprint(copy) == before
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["bi.duckdb", "broken.duckdb", "good.duckdb"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "bi.duckdb",
+        "broken.duckdb",
+        "broken_marts.duckdb",
+        "good.duckdb",
+        "good_marts.duckdb",
+    ]
 
 
 def test_a_stale_wal_beside_the_copy_is_not_replayed_into_the_next_one(tmp_path: Path) -> None:
@@ -270,7 +274,7 @@ def test_a_stale_wal_beside_the_copy_is_not_replayed_into_the_next_one(tmp_path:
     temporary_path(copy).write_bytes(b"left by a killed run")
     publish(_warehouse(tmp_path / "crm.duckdb", 4), copy)
     assert query(copy, "select count(*) from marts.dim_customers") == [(4,)]
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["bi.duckdb", "crm.duckdb"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bi.duckdb", "crm.duckdb", "crm_marts.duckdb"]
 
 
 def test_publishing_from_a_held_warehouse_fails_with_the_lock_sentence(tmp_path: Path) -> None:

@@ -19,11 +19,12 @@ import duckdb
 import pytest
 
 from orchestration.__main__ import main
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.quality import validation
 from orchestration.quality.suites import SuiteFileError, load_suite, load_suites
 from orchestration.quality.validation import read_frame, validate
 from orchestration.settings import DEFAULT_RAW_DIR
-from tests.conftest import SAMPLE_REPLAY_DATES, SampleReplay, query
+from tests.conftest import SAMPLE_REPLAY_DATES, SampleReplay, copy_warehouse, query
 
 # The landing rewrites `raw`; `quality` logs every check; everything else belongs to the last good run.
 MUTABLE_SCHEMAS = ("raw", "quality")
@@ -210,8 +211,7 @@ def test_dotted_day_first_timestamps_parse(tmp_path: Path) -> None:
 def test_segment_sizes_fail_when_a_segment_drops_to_zero(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     spec = load_suite(_suite("marts_segment_sizes"))
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema marts")
+    with connect_warehouse(warehouse) as con:
         con.execute("create table marts.segment_catalog (segment_key varchar, members bigint)")
         con.execute("insert into marts.segment_catalog values ('vip', 100), ('tiny', 5)")
         first = validate(spec, con, date(2024, 6, 1))
@@ -250,7 +250,7 @@ def _empty_customers(raw_dir: Path) -> None:
 
 
 def _fingerprint(warehouse: Path) -> dict[str, tuple[int, int]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type = 'BASE TABLE' order by 1, 2"
@@ -292,7 +292,7 @@ def test_broken_raw_data_stops_at_the_check_and_keeps_the_last_good_run(
     shutil.copytree(DEFAULT_RAW_DIR, raw_dir)
     breakage(raw_dir)
     warehouse = tmp_path / "crm.duckdb"
-    shutil.copy(sample_replay.warehouse, warehouse)
+    copy_warehouse(sample_replay.warehouse, warehouse)
     before = _fingerprint(warehouse)
     assert {"marts.customer_rfm", "marts.segment_membership", "marts.segment_membership_history"} <= set(
         before

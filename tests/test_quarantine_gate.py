@@ -14,11 +14,11 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from orchestration import pipeline
 from orchestration.dbt_runner import DbtBuildError
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.quality.suites import load_suites
 from orchestration.quality.validation import validate
 from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
@@ -201,7 +201,7 @@ def test_one_blank_customer_id_in_a_small_export_is_quarantined_and_the_run_goes
     assert query(warehouse, "select count(*), count(email) from staging.stg_crm__customers") == [(51, 51)]
     assert query(warehouse, "select count(*) from marts.customer_rfm") == [(39,)]
     suite = next(spec for spec in load_suites() if spec.name == "raw_customers")
-    with duckdb.connect(str(warehouse)) as con:
+    with connect_warehouse(warehouse) as con:
         outcome = validate(suite, con, AS_OF)
     assert outcome.passed, outcome.describe()
     assert outcome.failed_warnings == []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from datetime import date
 from html.parser import HTMLParser
@@ -18,11 +17,12 @@ import pytest
 
 from orchestration import pipeline
 from orchestration.__main__ import main
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.report import ReportError, report_dir
 from orchestration.report.build import build_report
 from orchestration.report.i18n import EN, Translator
 from orchestration.settings import Settings
-from tests.conftest import SAMPLE_REPLAY_DATES, TINY_RAW_DIR, SampleReplay, query
+from tests.conftest import SAMPLE_REPLAY_DATES, TINY_RAW_DIR, SampleReplay, copy_warehouse, query
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIRST, LAST = SAMPLE_REPLAY_DATES
@@ -449,13 +449,12 @@ def test_chromium_loads_the_sample_report_and_draws_every_chart(sample_report: P
 def test_make_report_rebuilds_the_same_page_from_the_warehouse(
     sample_replay: SampleReplay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    warehouse = tmp_path / "copy.duckdb"
-    shutil.copy(sample_replay.warehouse, warehouse)
+    warehouse = copy_warehouse(sample_replay.warehouse, tmp_path / sample_replay.warehouse.name)
     monkeypatch.setenv("CRM_SEGMENTS_DUCKDB", str(warehouse))
     monkeypatch.delenv("CRM_SEGMENTS_AS_OF", raising=False)
     assert main(["report"]) == 0
     printed = capsys.readouterr().out.strip()
-    assert printed == str(tmp_path / "copy_report" / "index.html")
+    assert printed == str(tmp_path / "crm_report" / "index.html")
     # A re-run gives the same bytes; and the same page as the nightly job's.
     job_page = (report_dir(sample_replay.warehouse) / "index.html").read_bytes()
     assert Path(printed).read_bytes() == job_page
@@ -572,11 +571,10 @@ def test_closed_windows_show_the_uplift_and_its_interval_as_the_mart_says(
 ) -> None:
     """The two-date replay closes no window, so a copy marks rfm_vip's 7-day window closed with known
     numbers: the panel shows exactly that row, interval and verdict included."""
-    import duckdb
 
     warehouse = tmp_path / "crm.duckdb"
-    shutil.copyfile(sample_replay.warehouse, warehouse)
-    with duckdb.connect(str(warehouse)) as con:
+    copy_warehouse(sample_replay.warehouse, warehouse)
+    with connect_warehouse(warehouse) as con:
         con.execute(
             "update marts.segment_uplift set treated_members = 40, holdout_members = 10, "
             "treated_conversion_rate = 0.25, holdout_conversion_rate = 0.1, "

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
+from orchestration.duckdb_profile import connect_warehouse, marts_path
 from orchestration.segments.catalog import (
     SEGMENT_BASE_YAML,
     CatalogError,
@@ -84,7 +84,7 @@ def test_rule_fields_are_the_typed_columns_declared_for_the_segment_base(tmp_pat
 
 
 def test_the_declared_fields_match_the_built_base(tiny_warehouse: Path) -> None:
-    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+    with connect_warehouse(tiny_warehouse, read_only=True) as con:
         assert warehouse_fields(con) == catalog_fields()
 
 
@@ -116,13 +116,13 @@ def test_only_changed_files_are_rewritten(tmp_path: Path) -> None:
 
 
 def test_a_plain_dbt_build_builds_the_segments(tiny_warehouse: Path, tmp_path: Path) -> None:
-    # No Python step: dbt's own command line, on a copy of a landed warehouse, from the committed files.
+    # No Python step: dbt's own command line, on a copy of a landed warehouse without its marts file, from
+    # the committed files.
     warehouse = tmp_path / "copy.duckdb"
     warehouse.write_bytes(tiny_warehouse.read_bytes())
     sql = "select segment_key, members, holdout_members, predicate_sql from marts.segment_catalog order by 1"
     expected = query(tiny_warehouse, sql)
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("drop schema marts cascade")
+    assert not marts_path(warehouse).exists()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("CRM_SEGMENTS_")} | {
         "CRM_SEGMENTS_DUCKDB": str(warehouse),
         "CRM_SEGMENTS_AS_OF": TINY_AS_OF.isoformat(),

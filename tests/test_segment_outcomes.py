@@ -17,19 +17,18 @@ Welch's is scipy.stats.ttest_ind(treated, holdout, equal_var=False).confidence_i
 from __future__ import annotations
 
 import math
-import shutil
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pytest
 import yaml
 from scipy import stats
 
 from orchestration.dbt_runner import run_dbt
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.settings import DEFAULT_RAW_DIR, PROJECT_DIR, Settings
-from tests.conftest import SAMPLE_REPLAY_DATES, BuildWarehouse, SampleReplay, query
+from tests.conftest import SAMPLE_REPLAY_DATES, BuildWarehouse, SampleReplay, copy_warehouse, query
 
 UNIT_TESTS = PROJECT_DIR / "dbt_project" / "models" / "segments" / "outcomes" / "_outcomes__unit_tests.yml"
 AS_OF = date(2024, 6, 30)
@@ -164,7 +163,7 @@ def uplift_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, li
         f"emails_without_cost_{w}d bigint, email_cost_{w}d double"
         for w in WINDOWS
     )
-    with duckdb.connect(str(warehouse)) as con:
+    with connect_warehouse(warehouse) as con:
         con.execute("create schema staging; create schema intermediate")
         con.execute("create table staging.stg_segments__catalog (segment_key varchar)")
         con.executemany("insert into staging.stg_segments__catalog values (?)", [[key] for key in SEGMENTS])
@@ -338,7 +337,7 @@ def test_replayed_sample_has_weekly_winback_cohorts_with_treated_and_holdout(
     # nobody of them was emailed (the sample's campaigns end on 11-10) or bought within 7 days, now
     # 0 rather than unknown; the 30-day window stays open. The week of 11-30 is a new cohort.
     later = tmp_path / "crm.duckdb"
-    shutil.copyfile(sample_replay.warehouse, later)
+    copy_warehouse(sample_replay.warehouse, later)
     build_warehouse(raw_dir=DEFAULT_RAW_DIR, as_of=date(2026, 12, 3), duckdb_path=later)
     assert query(
         later,

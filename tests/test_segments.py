@@ -13,7 +13,7 @@ import yaml
 from orchestration.replay import clv_fit_dates, fill_history
 from orchestration.segments.check import check_segments
 from orchestration.settings import Settings
-from tests.conftest import TINY_RAW_DIR, BuildWarehouse, query
+from tests.conftest import TINY_RAW_DIR, BuildWarehouse, copy_warehouse, query
 
 D1, D2, D3 = date(2024, 3, 15), date(2024, 4, 5), date(2024, 6, 30)
 HISTORY_TABLES = (
@@ -174,7 +174,7 @@ def test_rerunning_a_date_gives_its_marts_again_and_leaves_the_history_alone(
     tmp_path: Path,
 ) -> None:
     warehouse = tmp_path / "copy.duckdb"
-    warehouse.write_bytes(history_warehouse.read_bytes())
+    copy_warehouse(history_warehouse, warehouse)
     before = _history(warehouse)
     # The latest date again: identical marts, identical history.
     build_warehouse(as_of=D3, duckdb_path=warehouse)

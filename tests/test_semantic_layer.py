@@ -6,17 +6,16 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.settings import PROJECT_DIR
-from tests.conftest import SampleReplay
+from tests.conftest import SampleReplay, copy_warehouse
 
 BIN = Path(sys.executable).parent
 README = PROJECT_DIR / "README.md"
@@ -91,7 +90,7 @@ def metricflow_project(
     """A copy of the replayed warehouse, and the project parsed for it: the environment `mf` runs in."""
     base = tmp_path_factory.mktemp("metricflow")
     warehouse = base / "crm.duckdb"
-    shutil.copyfile(sample_replay.warehouse, warehouse)
+    copy_warehouse(sample_replay.warehouse, warehouse)
     project = base / "project"
     project.mkdir()
     for entry in PROJECT_ENTRIES:
@@ -104,7 +103,7 @@ def metricflow_project(
     }
     # Every outcome window of the two-date replay is still open (incremental revenue null): the copy
     # gets values that differ by segment and window, so the metric's window filter and sum are checked.
-    with duckdb.connect(str(warehouse)) as con:
+    with connect_warehouse(warehouse) as con:
         con.execute(
             "update marts.segment_uplift set incremental_revenue = window_days * length(segment_key) + 0.25"
         )
@@ -198,7 +197,7 @@ def test_readme_query_equals_sql_on_the_marts(
     assert result.code == 0, result.output
     with result.csv.open() as file:
         got = [[normalised(cell) for cell in row] for row in list(csv.reader(file))[1:]]
-    with duckdb.connect(str(metricflow_project.warehouse), read_only=True) as con:
+    with connect_warehouse(metricflow_project.warehouse, read_only=True) as con:
         expected = [
             [normalised(cell) for cell in row] for row in con.execute(EXPECTED_SQL[command]).fetchall()
         ]

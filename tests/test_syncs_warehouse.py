@@ -7,7 +7,6 @@ comes back as an email event and takes the contact off the next delivery.
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -15,9 +14,10 @@ import pytest
 
 from orchestration.__main__ import main
 from orchestration.dbt_runner import run_dbt
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.settings import Settings
 from orchestration.syncs.state import TABLES
-from tests.conftest import TINY_AS_OF, TINY_RAW_DIR, query
+from tests.conftest import TINY_AS_OF, TINY_RAW_DIR, copy_warehouse, query
 
 VIP_CSV_HEADER = "email,first_name,city,rfm_segment,lifecycle_status,avg_order_value\n"
 
@@ -50,7 +50,7 @@ def test_dbt_upgrades_a_sync_runs_table_from_before_the_shared_email_count(
     tiny_warehouse: Path, tmp_path: Path
 ):
     warehouse = tmp_path / "crm.duckdb"
-    shutil.copy(tiny_warehouse, warehouse)
+    copy_warehouse(tiny_warehouse, warehouse)
     old_columns = ", ".join(
         f"{name} {kind}" for name, kind in TABLES["sync_runs"] if name != "excluded_shared_email"
     )
@@ -79,7 +79,7 @@ def test_shipped_syncs_on_a_built_warehouse_survive_a_dbt_rebuild(
     tiny_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     warehouse = tmp_path / "crm.duckdb"
-    shutil.copy(tiny_warehouse, warehouse)
+    copy_warehouse(tiny_warehouse, warehouse)
     out = tmp_path / "out"
     monkeypatch.setenv("CRM_SEGMENTS_RAW_DIR", str(TINY_RAW_DIR))
     monkeypatch.setenv("CRM_SEGMENTS_DUCKDB", str(warehouse))
@@ -136,7 +136,6 @@ def test_shipped_syncs_on_a_built_warehouse_survive_a_dbt_rebuild(
 
 
 def query_rw(path: Path, sql: str) -> None:
-    import duckdb
 
-    with duckdb.connect(str(path)) as con:
+    with connect_warehouse(path) as con:
         con.execute(sql)

@@ -20,13 +20,12 @@
         {%- if dry_run -%}
             {%- do log('Orphaned ' ~ relation.type ~ ' (dry run, kept): ' ~ relation, info=true) -%}
         {%- else -%}
+            {#- One drop per transaction: DuckDB writes one attached file per transaction (the marts file). -#}
             {%- do adapter.drop_relation(relation) -%}
+            {%- do adapter.commit() -%}
             {%- do log('Dropped orphaned ' ~ relation.type ~ ': ' ~ relation, info=true) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if orphans and not dry_run -%}
-        {%- do adapter.commit() -%}
-    {%- endif -%}
     {%- if orphans and dry_run -%}
         {%- do log(orphans | length ~ " orphaned relation(s); run with --args '{dry_run: false}' to drop them.", info=true) -%}
     {%- endif -%}

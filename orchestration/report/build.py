@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration.duckdb_profile import connect_warehouse
 from orchestration.report import ReportError, report_dir
 from orchestration.report.i18n import Translator
 from orchestration.report.page import render_page
@@ -62,7 +63,7 @@ def build_report(
     if not duckdb_path.exists():
         raise ReportError(f"no warehouse at {duckdb_path}: run `make run` first (or set CRM_SEGMENTS_DUCKDB)")
     t = Translator(lang)
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    with connect_warehouse(duckdb_path, read_only=True) as con:
         built_for = warehouse_as_of(con)
         if built_for is None:
             raise ReportError(f"the warehouse {duckdb_path} has no marts yet: run `make run` first")

@@ -17,6 +17,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from orchestration.duckdb_profile import connect_warehouse
+
 AS_OF = date(2024, 6, 30)
 
 _DDL = [
@@ -59,7 +61,7 @@ class MiniWarehouse:
                 con.execute(statement)
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.path), read_only=read_only)
+        return connect_warehouse(self.path, read_only=read_only)
 
     def set_members(self, segment: str, members: Iterable[Member], as_of: date | None = None) -> None:
         """The segment's members become exactly `members`; their customer records are upserted."""
@@ -80,7 +82,6 @@ class MiniWarehouse:
         )
         with self.connect() as con:
             con.register("new_members", customers)
-            con.execute("begin")
             for table in ("staging.stg_crm__customers", "marts.dim_customers"):
                 con.execute(f"delete from {table} where customer_id in (select customer_id from new_members)")
             con.execute("delete from marts.segment_membership where segment_key = ?", [segment])
@@ -100,7 +101,6 @@ class MiniWarehouse:
                 " rfm_segment, 'regular' from new_members",
                 [segment, as_of],
             )
-            con.execute("commit")
             con.unregister("new_members")
 
     def add_event(self, customer_id: str, event_type: str, at: datetime = datetime(2024, 6, 10)) -> None:
