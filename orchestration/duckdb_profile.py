@@ -12,6 +12,7 @@ sync diff) have them too, so its comparisons are fair; the benchmark report desc
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import duckdb
 
 from orchestration.settings import PROJECT_DIR
 from orchestration.warehouse_lock import as_locked_error
+
+log = logging.getLogger(__name__)
 
 VARIABLES = {
     "memory_limit": "CRM_SEGMENTS_DUCKDB_MEMORY_LIMIT",
@@ -156,8 +159,15 @@ def connect_warehouse(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPy
         con = duckdb.connect(str(path), read_only=read_only, config=profile_settings().duckdb_config())
         try:
             attach_marts(con, path, read_only=read_only)
-            if not read_only:
-                move_marts_out_of_the_warehouse(con)
+            if not read_only and (moved := move_marts_out_of_the_warehouse(con)):
+                log.warning(
+                    "moved %s of an older layout (%s) from %s to %s, where dbt now builds marts.* and "
+                    "audit.*; copy or move the two files together",
+                    f"{len(moved)} table" + ("s" if len(moved) != 1 else ""),
+                    ", ".join(moved),
+                    path,
+                    marts_path(path),
+                )
         except BaseException:
             con.close()
             raise

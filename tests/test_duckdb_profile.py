@@ -96,7 +96,9 @@ def test_the_published_schemas_are_the_same_in_dbt_and_python() -> None:
     assert f"\n        {MARTS_CATALOG}\n" in macro
 
 
-def test_a_warehouse_from_before_the_marts_file_moves_its_marts_there_once(tmp_path: Path) -> None:
+def test_a_warehouse_from_before_the_marts_file_moves_its_marts_there_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     warehouse = tmp_path / "old.duckdb"
     with duckdb.connect(str(warehouse)) as con:  # the layout before: marts and audit in the warehouse
         con.execute("create schema marts; create schema audit; create schema staging")
@@ -130,3 +132,11 @@ def test_a_warehouse_from_before_the_marts_file_moves_its_marts_there_once(tmp_p
             ("old", "staging", "stg_crm__orders", "BASE TABLE"),
         ]  # the view goes with its schema: dbt builds it again
         assert move_marts_out_of_the_warehouse(con) == []
+    assert caplog.messages == [
+        f"moved 1 table of an older layout (marts.segment_membership_history) from {warehouse} to "
+        f"{marts_path(warehouse)}, where dbt now builds marts.* and audit.*; "
+        "copy or move the two files together"
+    ]
+    with connect_warehouse(warehouse):  # moved once: nothing more to say
+        pass
+    assert len(caplog.messages) == 1
