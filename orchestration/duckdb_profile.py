@@ -86,7 +86,8 @@ def marts_path(warehouse: Path) -> Path:
     return warehouse.with_name(f"{stem}_marts.duckdb")
 
 
-def _quoted(path: Path) -> str:
+def quoted_path(path: Path) -> str:
+    """`path` as a SQL string literal (for ATTACH)."""
     return "'" + str(path).replace("'", "''") + "'"
 
 
@@ -97,7 +98,7 @@ def attach_marts(con: duckdb.DuckDBPyConnection, warehouse: Path, *, read_only: 
     if read_only and not path.exists():
         return False
     mode = "read_only" if read_only else f"storage_version '{MARTS_STORAGE_VERSION}'"
-    con.execute(f"attach if not exists {_quoted(path)} as {MARTS_CATALOG} ({mode})")
+    con.execute(f"attach if not exists {quoted_path(path)} as {MARTS_CATALOG} ({mode})")
     if not read_only:
         for schema in MARTS_SCHEMAS:
             con.execute(f"create schema if not exists {MARTS_CATALOG}.{schema}")
@@ -113,31 +114,32 @@ def move_marts_out_of_the_warehouse(con: duckdb.DuckDBPyConnection) -> list[str]
     """A warehouse from before the marts file holds the marts and audit schemas itself: their tables move to
     the marts file (the history tables are incremental: nothing may be lost), the schemas go. Returns the
     moved tables."""
-    found = con.execute(
-        "select table_schema, table_name, table_type from information_schema.tables "
-        "where table_catalog = current_database() and table_schema in "
-        f"({', '.join(repr(schema) for schema in MARTS_SCHEMAS)}) order by 1, 2"
-    ).fetchall()
-    schemas = sorted(
+    database = con.execute("select current_database()").fetchone()[0]  # type: ignore[index]
+    schemas = [
         schema
         for (schema,) in con.execute(
-            "select schema_name from information_schema.schemata where catalog_name = current_database()"
+            "select schema_name from information_schema.schemata where catalog_name = ? order by 1",
+            [database],
         ).fetchall()
         if schema in MARTS_SCHEMAS
-    )
+    ]
     if not schemas:
         return []
+
+    def tables(catalog: str) -> list[tuple[str, str, str]]:
+        return con.execute(
+            "select table_schema, table_name, table_type from information_schema.tables "
+            f"where table_catalog = ? and table_schema in ({', '.join('?' for _ in MARTS_SCHEMAS)}) "
+            "order by 1, 2",
+            [catalog, *MARTS_SCHEMAS],
+        ).fetchall()
+
     # One statement per table (DuckDB writes one attached file per transaction); a move cut short is
     # finished by the next connection: a table already in the marts file is kept.
-    database = con.execute("select current_database()").fetchone()[0]  # type: ignore[index]
+    already_moved = {(schema, table) for schema, table, _ in tables(MARTS_CATALOG)}
     moved = []
-    for schema, table, kind in found:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_catalog = ? and table_schema = ? and table_name = ?",
-            [MARTS_CATALOG, schema, table],
-        ).fetchone()
-        if kind == "BASE TABLE" and exists is not None and exists[0] == 0:
+    for schema, table, kind in tables(database):
+        if kind == "BASE TABLE" and (schema, table) not in already_moved:
             con.execute(
                 f'create table {MARTS_CATALOG}."{schema}"."{table}" as '
                 f'select * from "{database}"."{schema}"."{table}"'

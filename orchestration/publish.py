@@ -19,7 +19,13 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.duckdb_profile import MARTS_CATALOG, MARTS_SCHEMAS, connect_warehouse, marts_path
+from orchestration.duckdb_profile import (
+    MARTS_CATALOG,
+    MARTS_SCHEMAS,
+    connect_warehouse,
+    marts_path,
+    quoted_path,
+)
 from orchestration.settings import PUBLISHED_ENV
 from orchestration.warehouse_lock import WarehouseLockedError
 
@@ -72,15 +78,15 @@ def temporary_path(published: Path) -> Path:
     return published.with_name(published.name + ".tmp")
 
 
-def _relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
-    """(catalog, schema, name) of every relation the copy holds, views and the extra tables included."""
+def _relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(schema, name) of every relation the copy holds, views and the extra tables included."""
     schemas = ", ".join(f"'{schema}'" for schema in PUBLISHED_SCHEMAS)
     extra = " or ".join(f"(table_schema = '{s}' and table_name = '{t}')" for s, t in PUBLISHED_EXTRA)
     return con.execute(
-        "select table_catalog, table_schema, table_name from information_schema.tables "
+        "select table_schema, table_name from information_schema.tables "
         f"where (table_catalog = '{MARTS_CATALOG}' and table_schema in ({schemas})) "
         f"or (table_catalog = current_database() and ({extra})) "
-        "order by 2, 3"
+        "order by 1, 2"
     ).fetchall()
 
 
@@ -112,8 +118,7 @@ def _write_copy(warehouse: Path, target: Path, run_id: str | None) -> None:
         as_of = _as_of(con)
         con.execute(f"checkpoint {MARTS_CATALOG}")
         shutil.copyfile(marts_path(warehouse), target)
-        quoted = str(target).replace("'", "''")
-        con.execute(f"attach '{quoted}' as {COPY} (read_only false)")
+        con.execute(f"attach {quoted_path(target)} as {COPY} (read_only false)")
         try:
             # A view reads tables of the warehouse (marts.sync_runs reads sync_state): in the copy, its rows.
             for schema, view in _views(con):
@@ -126,7 +131,7 @@ def _write_copy(warehouse: Path, target: Path, run_id: str | None) -> None:
                 con.execute(f'create schema if not exists {COPY}."{schema}"')
                 con.execute(f'create table {COPY}."{schema}"."{table}" as select * from "{schema}"."{table}"')
             counts = []
-            for _, schema, table in _relations(con):
+            for schema, table in _relations(con):
                 rows = con.execute(f'select count(*) from {COPY}."{schema}"."{table}"').fetchone()
                 counts.append((schema, table, rows[0] if rows else 0))
             con.execute(f"create schema {COPY}.{ABOUT_SCHEMA}")
