@@ -6,8 +6,8 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
-from contextlib import redirect_stdout
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -99,7 +99,11 @@ def compiled_segments_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def build_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuildWarehouse:
-    """Lands `raw_dir` and runs `dbt build` as of `as_of` into a new DuckDB file; returns its path."""
+    """Lands `raw_dir` and runs `dbt build` as of `as_of` into a new DuckDB file; returns its path.
+
+    `data_tests=False` leaves dbt's data tests out: for the earlier dates of a history whose last date
+    runs them, and for builds a test compares whole with another build.
+    """
 
     def build(
         raw_dir: Path = TINY_RAW_DIR,
@@ -107,17 +111,52 @@ def build_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuildWarehouse:
         duckdb_path: Path | None = None,
         extra_vars: dict[str, object] | None = None,
         catalog_path: Path = DEFAULT_CATALOG_PATH,
+        data_tests: bool = True,
     ) -> Path:
         path = duckdb_path or tmp_path_factory.mktemp("warehouse") / "crm.duckdb"
         # Another catalogue compiles into a folder of its own, never over the project's compiled one.
         compiled_dir = (
             DEFAULT_COMPILED_DIR if catalog_path == DEFAULT_CATALOG_PATH else compiled_segments_dir()
         )
-        settings = Settings(raw_dir, as_of, path, catalog_path, compiled_dir)
-        pipeline.run(settings, extra_vars=extra_vars)
+        with built_at_one_path(path, tmp_path_factory) as build_path, pytest.MonkeyPatch.context() as patch:
+            if not data_tests:
+                patch.setenv(EXCLUDE_RESOURCE_TYPES_ENV, "unit_test test")
+            pipeline.run(
+                Settings(raw_dir, as_of, build_path, catalog_path, compiled_dir), extra_vars=extra_vars
+            )
         return path
 
     return build
+
+
+@contextmanager
+def built_at_one_path(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Moves `warehouse` (and its marts file) to one folder per worker for a build, then back; dbt keeps
+    the parse of these builds in a target folder of their own.
+
+    dbt hashes the warehouse path into its partial-parse state: a build at a new path parses the whole
+    project again, at the path of the previous parse only what changed.
+    """
+    folder = tmp_path_factory.getbasetemp() / "builds"
+    folder.mkdir(exist_ok=True)
+    build_path = folder / warehouse.name
+    files = [(source, build_path.parent / source.name) for source in _warehouse_files(warehouse)]
+    for source, target in files:
+        if source.exists():
+            shutil.move(source, target)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DBT_TARGET_PATH", str(folder / f"target_{warehouse.name}"))
+            yield build_path
+    finally:
+        for source, target in files:
+            if target.exists():
+                shutil.move(target, source)
+
+
+def _warehouse_files(warehouse: Path) -> list[Path]:
+    files = [warehouse, marts_path(warehouse)]
+    return files + [file.with_name(file.name + ".wal") for file in files]
 
 
 @pytest.fixture(scope="session")

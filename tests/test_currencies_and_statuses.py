@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import pipeline
 from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
 from tests.conftest import BuildWarehouse, SampleReplay, copy_warehouse, query
 
@@ -62,7 +61,9 @@ def test_an_order_log_from_the_nineties_lands_whole(nineties_log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def foreign_currencies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+def foreign_currencies(
+    tmp_path_factory: pytest.TempPathFactory, build_warehouse: BuildWarehouse
+) -> tuple[Settings, Path]:
     raw = tmp_path_factory.mktemp("foreign") / "raw"
     _write(raw, "customers.csv", "customer_id,email\nc1,c1@example.com\nc2,c2@example.com\n")
     _write(
@@ -78,7 +79,7 @@ def foreign_currencies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settin
     settings = Settings(
         raw_dir=raw, as_of=date(2024, 6, 30), duckdb_path=warehouse, catalog_path=DEFAULT_CATALOG_PATH
     )
-    pipeline.run(settings)
+    build_warehouse(raw_dir=raw, as_of=settings.as_of, duckdb_path=warehouse)
     return settings, warehouse
 
 
@@ -110,7 +111,7 @@ def test_an_order_before_its_currencys_first_rate_takes_the_earliest_and_says_so
 
 @pytest.mark.slow
 def test_the_shops_own_rates_and_statuses_override_the_seeds_and_restage_the_orders(
-    foreign_currencies: tuple[Settings, Path], tmp_path: Path
+    foreign_currencies: tuple[Settings, Path], tmp_path: Path, build_warehouse: BuildWarehouse
 ) -> None:
     settings, warehouse = foreign_currencies
     raw = tmp_path / "raw"
@@ -123,9 +124,7 @@ def test_the_shops_own_rates_and_statuses_override_the_seeds_and_restage_the_ord
         "order_status_map.csv",
         "raw_status,order_status\nОтгружен,pending\nв пути,pending\nshipped,half-done\n",
     )
-    pipeline.run(
-        Settings(raw_dir=raw, as_of=settings.as_of, duckdb_path=copy, catalog_path=settings.catalog_path)
-    )
+    build_warehouse(raw_dir=raw, as_of=settings.as_of, duckdb_path=copy)
 
     # USD takes the shop's rates only; EUR keeps the seed's; отгружен is pending now, and the
     # shop's invalid mapping of shipped is quarantined, so the bundled one still applies.

@@ -15,14 +15,18 @@ from typing import Any
 
 import pytest
 
-from orchestration import pipeline
 from orchestration.__main__ import main
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.report import ReportError, report_dir
 from orchestration.report.build import build_report
 from orchestration.report.i18n import EN, Translator
-from orchestration.settings import Settings
-from tests.conftest import SAMPLE_REPLAY_DATES, TINY_RAW_DIR, SampleReplay, copy_warehouse, query
+from tests.conftest import (
+    SAMPLE_REPLAY_DATES,
+    BuildWarehouse,
+    SampleReplay,
+    copy_warehouse,
+    query,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIRST, LAST = SAMPLE_REPLAY_DATES
@@ -479,10 +483,10 @@ def test_a_missing_warehouse_is_one_line(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 @pytest.fixture(scope="module")
-def young_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def young_report(tmp_path_factory: pytest.TempPathFactory, build_warehouse: BuildWarehouse) -> Path:
     """The tiny fixture before its first order, one date of history: every panel's empty state."""
     warehouse = tmp_path_factory.mktemp("young") / "crm.duckdb"
-    pipeline.run(Settings(TINY_RAW_DIR, NO_ORDERS_AS_OF, warehouse))
+    build_warehouse(as_of=NO_ORDERS_AS_OF, duckdb_path=warehouse)
     return build_report(warehouse)
 
 

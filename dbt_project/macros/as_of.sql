@@ -1,8 +1,9 @@
 {#- The as-of date is the clock of every mart: marts are a pure function of (raw data, as-of date).
     Resolution order: the dbt var `as_of_date`, then the environment variable CRM_SEGMENTS_AS_OF,
-    then the UTC date the run started. -#}
+    then the UTC date the run started. While dbt parses, the run's date stands in: no node records the
+    variable, so a new date does not make dbt parse the project again. -#}
 {% macro as_of_date_string() -%}
-    {%- set configured = var('as_of_date', none) or env_var('CRM_SEGMENTS_AS_OF', '') -%}
+    {%- set configured = (var('as_of_date', none) or env_var('CRM_SEGMENTS_AS_OF', '')) if execute else none -%}
     {%- set value = (configured | string | trim) if configured else run_started_at.strftime('%Y-%m-%d') -%}
     {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
         {{ exceptions.raise_compiler_error(
