@@ -15,6 +15,9 @@ from orchestration.settings import DEFAULT_COMPILED_DIR, PROJECT_DIR, Settings, 
 
 # Dagster's own copy of dbt's artifacts, apart from the target/ a developer's `dbt` commands use.
 DAGSTER_TARGET_PATH = Path("target") / "dagster"
+# The job's dbt runs, one after another, in one folder: dbt parses only what changed since the last run
+# (dagster-dbt's default, a new folder per run, parsed the whole project every night).
+DAGSTER_RUN_TARGET_PATH = DAGSTER_TARGET_PATH / "run"
 
 
 class DbtParseError(RuntimeError):
