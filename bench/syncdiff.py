@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.duckdb_profile import marts_path
+from orchestration.duckdb_profile import marts_path, quoted_path
 
 SYNC_NAME = "bench_1pct"
 # hash(key) % BUCKETS: bucket 0 → not delivered yet (add), 1 → changed fields (update),
@@ -68,8 +68,8 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None =
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, Any]:
-    con.execute(f"attach '{warehouse}' as warehouse (read_only)")
-    con.execute(f"attach '{marts_path(warehouse)}' as warehouse_marts (read_only)")
+    con.execute(f"attach {quoted_path(warehouse)} as warehouse (read_only)")
+    con.execute(f"attach {quoted_path(marts_path(warehouse))} as warehouse_marts (read_only)")
     started = time.perf_counter()
     con.execute("create table membership as select * from warehouse_marts.marts.segment_membership")
     copy_seconds = time.perf_counter() - started

@@ -21,7 +21,8 @@ import yaml
 
 from orchestration.dbt_project import ensure_manifest
 from orchestration.dbt_runner import run_dbt
-from orchestration.publish import ASSET_KEY_PATH, PUBLISHED_SCHEMAS
+from orchestration.duckdb_profile import MARTS_SCHEMAS
+from orchestration.publish import ASSET_KEY_PATH
 from orchestration.segments.catalog import load_catalog_file
 from orchestration.settings import Settings
 from orchestration.syncs.config import SyncDefinition, SyncSettings, load_syncs
@@ -61,7 +62,7 @@ def published_exposure(manifest: dict[str, Any]) -> dict[str, Any]:
     models = sorted(
         node["name"]
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["config"].get("schema") in PUBLISHED_SCHEMAS
+        if node["resource_type"] == "model" and node["config"].get("schema") in MARTS_SCHEMAS
     )
     return {
         "name": "published_copy",
@@ -70,7 +71,7 @@ def published_exposure(manifest: dict[str, Any]) -> dict[str, Any]:
         "maturity": "high",
         "description": (
             "The read-only copy BI tools, DBeaver and notebooks attach (`<warehouse stem>_published.duckdb`"
-            f" beside the warehouse): every table of the schemas {', '.join(PUBLISHED_SCHEMAS)}, replaced in"
+            f" beside the warehouse): every table of the schemas {', '.join(MARTS_SCHEMAS)}, replaced in"
             ' one rename after every successful nightly run (README, "Connect your BI tool"). The Dagster'
             f" asset {'/'.join(ASSET_KEY_PATH)}."
         ),

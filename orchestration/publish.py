@@ -29,9 +29,7 @@ from orchestration.duckdb_profile import (
 from orchestration.settings import PUBLISHED_ENV
 from orchestration.warehouse_lock import WarehouseLockedError
 
-# Copied whole, as the marts file: every table and view of these schemas (views become tables).
-PUBLISHED_SCHEMAS = MARTS_SCHEMAS
-# Copied besides: the Great Expectations results of every run (which suites passed, per as-of date).
+# Copied besides the marts file: the Great Expectations results of every run (suites passed per as-of date).
 PUBLISHED_EXTRA = (("quality", "suite_results"),)
 # The Dagster asset that publishes (orchestration/assets/publish.py), keyed `published/warehouse_copy`.
 ASSET_KEY_PATH = ("published", "warehouse_copy")
@@ -80,7 +78,7 @@ def temporary_path(published: Path) -> Path:
 
 def _relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(schema, name) of every relation the copy holds, views and the extra tables included."""
-    schemas = ", ".join(f"'{schema}'" for schema in PUBLISHED_SCHEMAS)
+    schemas = ", ".join(f"'{schema}'" for schema in MARTS_SCHEMAS)
     extra = " or ".join(f"(table_schema = '{s}' and table_name = '{t}')" for s, t in PUBLISHED_EXTRA)
     return con.execute(
         "select table_schema, table_name from information_schema.tables "

@@ -10,7 +10,8 @@ import dagster as dg
 
 from orchestration.assets.dbt import crm_dbt_assets
 from orchestration.assets.failures import no_retry_on_deterministic_errors
-from orchestration.publish import ASSET_KEY_PATH, PUBLISHED_SCHEMAS, publish
+from orchestration.duckdb_profile import MARTS_SCHEMAS
+from orchestration.publish import ASSET_KEY_PATH, publish
 from orchestration.resources import CrmSettingsResource
 
 PUBLISHED_KEY = dg.AssetKey(list(ASSET_KEY_PATH))
@@ -19,9 +20,7 @@ PUBLISHED_GROUP = PUBLISHED_KEY.path[0]
 
 def published_deps() -> list[dg.AssetKey]:
     """The dbt assets whose tables the copy holds (`quality.suite_results` is written by their checks)."""
-    return sorted(
-        (key for key in crm_dbt_assets.keys if key.path[0] in PUBLISHED_SCHEMAS), key=lambda k: k.path
-    )
+    return sorted((key for key in crm_dbt_assets.keys if key.path[0] in MARTS_SCHEMAS), key=lambda k: k.path)
 
 
 @dg.asset(
