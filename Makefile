@@ -51,7 +51,7 @@ test: lint semantic pytest
 # Writes target/semantic_manifest.json, which MetricFlow's `mf` reads, and validates the semantic models and
 # metrics (dbt_project/models/semantic); the warehouse is not opened.
 semantic: $(INSTALLED)
-	$(BIN)/dbt parse --quiet
+	$(BIN)/dbt parse --quiet --write-json
 	$(BIN)/mf validate-configs --skip-dw
 
 # The tests run on every core (pytest-xdist; PYTEST_WORKERS=1 runs them in one process).

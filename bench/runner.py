@@ -173,6 +173,8 @@ def run_scale(customers: int, options: Options) -> dict[str, Any]:
         **os.environ,
         "DBT_TARGET_PATH": str(work / "target"),
         "DBT_LOG_PATH": str(work / "dbt-logs"),
+        # The worker reads each invocation's run_results.json and manifest.json.
+        "DBT_WRITE_JSON": "true",
         "PYTHONPATH": str(PROJECT_DIR),
     }
     # The generator's data runs to its end date: the full build lands everything before it and is as

@@ -69,6 +69,8 @@ def ensure_manifest() -> Path:
                 [
                     "parse",
                     "--quiet",
+                    # The definitions read manifest.json, whatever DBT_WRITE_JSON or the project's flags say.
+                    "--write-json",
                     "--project-dir",
                     str(PROJECT_DIR),
                     "--profiles-dir",

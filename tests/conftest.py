@@ -76,6 +76,9 @@ def _dbt_artifacts_outside_the_project(tmp_path_factory: pytest.TempPathFactory)
     base = tmp_path_factory.mktemp("dbt")
     os.environ["DBT_TARGET_PATH"] = str(base / "target")
     os.environ["DBT_LOG_PATH"] = str(base / "logs")
+    # Nor does dbt write manifest.json (28 MB) and run_results.json after every invocation: the code that
+    # reads them asks for them (--write-json), and so do tests that read them.
+    os.environ["DBT_WRITE_JSON"] = "false"
     # The Dagster runs of the tests go to an ephemeral instance, never a developer's DAGSTER_HOME.
     os.environ.pop("DAGSTER_HOME", None)
     # dbt's unit tests don't read the data: tests/test_dbt_unit_tests.py runs them all once, and the

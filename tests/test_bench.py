@@ -36,7 +36,9 @@ def tiny_bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict
     base = tmp_path_factory.mktemp("bench")
     data = ensure_data(base, TINY_CUSTOMERS, project_dir=PROJECT_DIR)
     settings = Settings(raw_dir=data.path, as_of=data.end, duckdb_path=base / "crm.duckdb")
-    rfm.build_rfm_only(settings)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBT_WRITE_JSON", "true")  # read_invocation reads run_results.json
+        rfm.build_rfm_only(settings)
     invocation = read_invocation(Path(os.environ["DBT_TARGET_PATH"]), "dbt build +customer_rfm", 0.0)
     return settings, {"data": data.to_json(), "invocation": invocation}
 

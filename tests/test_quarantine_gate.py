@@ -55,7 +55,9 @@ def _run(
     raw: Path, warehouse: Path, as_of: date = AS_OF, extra_vars: dict[str, object] | None = None
 ) -> None:
     settings = Settings(raw_dir=raw, as_of=as_of, duckdb_path=warehouse, catalog_path=DEFAULT_CATALOG_PATH)
-    pipeline.run(settings, extra_vars=extra_vars)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBT_WRITE_JSON", "true")  # _statuses reads run_results.json
+        pipeline.run(settings, extra_vars=extra_vars)
 
 
 def _statuses(*models: str) -> dict[str, str]:

@@ -107,7 +107,9 @@ def metricflow_project(
         con.execute(
             "update marts.segment_uplift set incremental_revenue = window_days * length(segment_key) + 0.25"
         )
-    subprocess.run([BIN / "dbt", "parse", "--quiet"], cwd=project, env=environment, check=True)
+    subprocess.run(
+        [BIN / "dbt", "parse", "--quiet", "--write-json"], cwd=project, env=environment, check=True
+    )
     return MetricFlowProject(project, warehouse, environment)
 
 

@@ -50,7 +50,14 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
     with environment(settings.dbt_env()):
         invocation = dbt.cli(
             # Buildable: a subset run must not pull in a test whose other parent is in a later subset.
-            ["build", "--indirect-selection", "buildable", *dbt_vars(crm_settings.extra_vars())],
+            # run_results.json says which nodes failed, whatever DBT_WRITE_JSON says.
+            [
+                "build",
+                "--indirect-selection",
+                "buildable",
+                "--write-json",
+                *dbt_vars(crm_settings.extra_vars()),
+            ],
             context=context,
             raise_on_error=False,
             target_path=run_target_path(os.environ),
