@@ -242,13 +242,14 @@ def _plan_file(
         if normalised in by_normalised_name:
             raise RawDataError(f"{name}: column {normalised!r} appears twice")
         by_normalised_name[normalised] = file_column
+    # Messages name the headers as the file spells them (trimmed), not as they are matched.
+    found = ", ".join(_shown_header(header) for header in by_normalised_name.values()) or "none"
     # contract column -> normalised header: the declared mapping, else the column's own name
     wanted = {column: column for column in table.columns}
     for column, header in fmt.columns:
         if normalise_header(header) not in by_normalised_name:
             raise RawDataError(
-                f"{name}: column {header!r} (mapped to {column} in {FORMAT_FILE}) not found; "
-                f"found: {', '.join(by_normalised_name) or 'none'}"
+                f"{name}: column {header!r} (mapped to {column} in {FORMAT_FILE}) not found; found: {found}"
             )
         wanted[column] = normalise_header(header)
     present = {c: by_normalised_name[h] for c, h in wanted.items() if h in by_normalised_name}
@@ -256,16 +257,22 @@ def _plan_file(
     if missing_required:
         raise RawDataError(
             f"{name}: required column(s) {', '.join(missing_required)} missing "
-            f"(found: {', '.join(by_normalised_name) or 'none'}; "
+            f"(found: {found}; "
             f"map other headers in {FORMAT_FILE} `columns`)"
         )
     for group in table.one_of_columns:
         if not any(column in present for column in group):
             raise RawDataError(f"{name}: needs at least one of the columns {', '.join(group)}")
     used = {normalise_header(file_column) for file_column in present.values()}
-    ignored = tuple(header for header in by_normalised_name if header not in used)
+    ignored = tuple(
+        _shown_header(file_column) for header, file_column in by_normalised_name.items() if header not in used
+    )
     fingerprint = _fingerprint(landing.raw_dir, path, fmt)
     return _PlannedFile(path, name, fingerprint, present, ignored, fmt, encoding)
+
+
+def _shown_header(file_column: str) -> str:
+    return file_column.strip().lstrip("\ufeff").strip()
 
 
 def _plan_table(con: duckdb.DuckDBPyConnection, landing: _Landing, table: RawTable) -> _PlannedTable:

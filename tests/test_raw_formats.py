@@ -333,7 +333,7 @@ def test_xlsx_named_sheet_and_mapped_headers(tmp_path: Path, con: duckdb.DuckDBP
     assert _rows(con, "orders", "order_id, customer_id, ordered_at, amount") == [
         ("17", "c1", "2024-03-05", "1234.50")
     ]
-    assert landed["orders"].ignored_columns == ("комментарий",)
+    assert landed["orders"].ignored_columns == ("Комментарий",)  # as the file spells it
     (raw / "_format.yml").write_text('orders:\n  sheet: "Orders"\n', encoding="utf-8")
     with pytest.raises(
         RawDataError, match=r"orders\.xlsx: no sheet 'Orders' \(sheets: Сводка, Заказы\); set `sheet`"
@@ -378,6 +378,19 @@ def test_a_mapped_header_missing_from_the_file(tmp_path: Path, con: duckdb.DuckD
         RawDataError,
         match=r"orders\.csv: column 'Сумма' \(mapped to amount in _format\.yml\) not found; "
         r"found: order_id, customer_id, ordered_at, amount",
+    ):
+        land_raw_files(con, raw)
+
+
+def test_messages_name_the_headers_as_the_file_spells_them(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    export = "\ufeffНомер заказа;Клиент;Дата;Сумма \n17;c1;05.03.2024;1 234,50\n"
+    raw = _raw(tmp_path, {"orders.csv": export})
+    with pytest.raises(
+        RawDataError,
+        match=r"orders\.csv: required column\(s\) order_id, customer_id, ordered_at, amount missing "
+        r"\(found: Номер заказа, Клиент, Дата, Сумма; map other headers",
     ):
         land_raw_files(con, raw)
 
