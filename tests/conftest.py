@@ -149,12 +149,17 @@ def built_at_one_path(warehouse: Path, tmp_path_factory: pytest.TempPathFactory)
             shutil.move(source, target)
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("DBT_TARGET_PATH", str(folder / f"target_{warehouse.name}"))
+            patch.setenv("DBT_TARGET_PATH", str(build_target_path(warehouse, tmp_path_factory)))
             yield build_path
     finally:
         for source, target in files:
             if target.exists():
                 shutil.move(target, source)
+
+
+def build_target_path(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dbt's target folder (run_results.json, compiled SQL) of the builds of `built_at_one_path`."""
+    return tmp_path_factory.getbasetemp() / "builds" / f"target_{warehouse.name}"
 
 
 def _warehouse_files(warehouse: Path) -> list[Path]:

@@ -9,20 +9,18 @@ file:line, and dbt skips every model downstream (checked in dbt's run_results.js
 from __future__ import annotations
 
 import json
-import os
 import shutil
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from orchestration import pipeline
 from orchestration.dbt_runner import DbtBuildError
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.quality.suites import load_suites
 from orchestration.quality.validation import validate
-from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
-from tests.conftest import TINY_RAW_DIR, SampleReplay, query
+from tests.conftest import TINY_RAW_DIR, BuildWarehouse, SampleReplay, build_target_path, query
 
 # Whole pipeline runs, Dagster jobs or `make` processes: `make test-fast` skips them.
 pytestmark = pytest.mark.slow
@@ -51,20 +49,34 @@ def _raw_with_tiny_customers(tmp_path: Path) -> Path:
     return raw
 
 
-def _run(
-    raw: Path, warehouse: Path, as_of: date = AS_OF, extra_vars: dict[str, object] | None = None
-) -> None:
-    settings = Settings(raw_dir=raw, as_of=as_of, duckdb_path=warehouse, catalog_path=DEFAULT_CATALOG_PATH)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DBT_WRITE_JSON", "true")  # _statuses reads run_results.json
-        pipeline.run(settings, extra_vars=extra_vars)
+@dataclass(frozen=True)
+class PipelineRuns:
+    """Runs landing + `dbt build` at the worker's one build path (tests/conftest.py), so the runs of this
+    module share dbt's parse, and reads back what dbt said of each model."""
+
+    build_warehouse: BuildWarehouse
+    tmp_path_factory: pytest.TempPathFactory
+
+    def run(
+        self, raw: Path, warehouse: Path, as_of: date = AS_OF, extra_vars: dict[str, object] | None = None
+    ) -> None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DBT_WRITE_JSON", "true")  # statuses reads run_results.json
+            self.build_warehouse(raw_dir=raw, as_of=as_of, duckdb_path=warehouse, extra_vars=extra_vars)
+
+    def statuses(self, warehouse: Path, *models: str) -> dict[str, str]:
+        """Status of each model in the last dbt invocation on `warehouse`."""
+        run_results = build_target_path(warehouse, self.tmp_path_factory) / "run_results.json"
+        found = {
+            item["unique_id"].split(".")[-1]: item["status"]
+            for item in json.loads(run_results.read_text())["results"]
+        }
+        return {model: found.get(model, "not run") for model in models}
 
 
-def _statuses(*models: str) -> dict[str, str]:
-    """Status of each model in the last dbt invocation (run_results.json of the tests' target path)."""
-    results = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "run_results.json").read_text())["results"]
-    found = {item["unique_id"].split(".")[-1]: item["status"] for item in results}
-    return {model: found.get(model, "not run") for model in models}
+@pytest.fixture
+def runs(build_warehouse: BuildWarehouse, tmp_path_factory: pytest.TempPathFactory) -> PipelineRuns:
+    return PipelineRuns(build_warehouse, tmp_path_factory)
 
 
 def _tables(warehouse: Path, schema: str) -> set[str]:
@@ -74,7 +86,9 @@ def _tables(warehouse: Path, schema: str) -> set[str]:
     return {name for (name,) in rows}
 
 
-def test_a_first_run_with_most_orders_quarantined_stops_before_the_marts(tmp_path: Path) -> None:
+def test_a_first_run_with_most_orders_quarantined_stops_before_the_marts(
+    tmp_path: Path, runs: PipelineRuns
+) -> None:
     """38 orders that count (2 superseded duplicates aside): 24 of an unknown customer, 4 negative."""
     raw = _raw_with_tiny_customers(tmp_path)
     good = _orders("o", ["c1"] * 10)
@@ -85,7 +99,7 @@ def test_a_first_run_with_most_orders_quarantined_stops_before_the_marts(tmp_pat
     warehouse = tmp_path / "crm.duckdb"
 
     with pytest.raises(DbtBuildError) as failure:
-        _run(raw, warehouse)
+        runs.run(raw, warehouse)
     message = str(failure.value)
     assert "quarantine_share_within_limit_stg_crm__orders_orders" in message
     assert (
@@ -97,7 +111,7 @@ def test_a_first_run_with_most_orders_quarantined_stops_before_the_marts(tmp_pat
     assert "not counted: 2 superseded duplicates" in message
     assert message.count("quarantine gate:") == 1  # only orders: customers has too few rows to judge
 
-    assert _statuses(*MODELS_DOWNSTREAM, "stg_crm__orders") == {
+    assert runs.statuses(warehouse, *MODELS_DOWNSTREAM, "stg_crm__orders") == {
         **dict.fromkeys(MODELS_DOWNSTREAM, "skipped"),
         "stg_crm__orders": "success",
     }
@@ -108,16 +122,18 @@ def test_a_first_run_with_most_orders_quarantined_stops_before_the_marts(tmp_pat
 
     # Nothing changed, run again: the gate judges the data, not what this run did, so it fails again.
     with pytest.raises(DbtBuildError, match=r"orders: 28 of 38 rows quarantined \(73.7%\)"):
-        _run(raw, warehouse)
+        runs.run(raw, warehouse)
 
 
-def test_a_mostly_bad_daily_drop_stops_the_run_and_keeps_the_last_good_marts(tmp_path: Path) -> None:
+def test_a_mostly_bad_daily_drop_stops_the_run_and_keeps_the_last_good_marts(
+    tmp_path: Path, runs: PipelineRuns
+) -> None:
     """200 good orders, then a drop of 40 with 30 bad: 12.5% of the table, 75% of the new landing."""
     raw = _raw_with_tiny_customers(tmp_path)
     buyers = ["c1", "c2", "c3", "c4", "c5"]
     _write(raw / "orders" / "2024-06-01.csv", ORDER_HEADER, _orders("a", buyers * 40, day="2024-06-01"))
     warehouse = tmp_path / "crm.duckdb"
-    _run(raw, warehouse)
+    runs.run(raw, warehouse)
     assert query(warehouse, "select count(*), max(as_of_date) from marts.customer_rfm") == [(5, AS_OF)]
     assert query(warehouse, "select count(*) from quality.gate_quarantine_orders") == [(0,)]
 
@@ -125,7 +141,7 @@ def test_a_mostly_bad_daily_drop_stops_the_run_and_keeps_the_last_good_marts(tmp
     _write(raw / "orders" / "2024-06-30.csv", ORDER_HEADER, drop)
     next_day = date(2024, 7, 1)
     with pytest.raises(DbtBuildError) as failure:
-        _run(raw, warehouse, as_of=next_day)
+        runs.run(raw, warehouse, as_of=next_day)
     message = str(failure.value)
     assert (
         "quarantine gate: orders: 30 of 40 rows quarantined (75.0%) in the newest landing "
@@ -133,7 +149,7 @@ def test_a_mostly_bad_daily_drop_stops_the_run_and_keeps_the_last_good_marts(tmp
     )
     assert "top reasons: unknown_customer: 30" in message
     assert "e.g. orders/2024-06-30.csv:11 (unknown_customer)" in message
-    assert _statuses("customer_rfm", "dim_customers") == {
+    assert runs.statuses(warehouse, "customer_rfm", "dim_customers") == {
         "customer_rfm": "skipped",
         "dim_customers": "skipped",
     }
@@ -141,7 +157,7 @@ def test_a_mostly_bad_daily_drop_stops_the_run_and_keeps_the_last_good_marts(tmp
     assert query(warehouse, "select count(*), max(as_of_date) from marts.customer_rfm") == [(5, AS_OF)]
 
     with pytest.raises(DbtBuildError, match=r"30 of 40 rows quarantined \(75.0%\) in the newest landing"):
-        _run(raw, warehouse, as_of=next_day)
+        runs.run(raw, warehouse, as_of=next_day)
 
 
 def test_the_tiny_fixture_passes_the_gate(tiny_warehouse: Path) -> None:
@@ -182,7 +198,9 @@ def test_the_bundled_sample_is_well_below_the_default_share(sample_replay: Sampl
         ]
 
 
-def test_one_blank_customer_id_in_a_small_export_is_quarantined_and_the_run_goes_on(tmp_path: Path) -> None:
+def test_one_blank_customer_id_in_a_small_export_is_quarantined_and_the_run_goes_on(
+    tmp_path: Path, runs: PipelineRuns
+) -> None:
     """The case that used to stop a small shop: 52 customers, one without an id (1.9%), emails with a
     trailing space. The raw suite passes, staging quarantines the row, the run is green."""
     raw = tmp_path / "raw"
@@ -195,7 +213,7 @@ def test_one_blank_customer_id_in_a_small_export_is_quarantined_and_the_run_goes
         _orders("o", [f"k{number}" for number in range(1, 41) if number != 17]),
     )
     warehouse = tmp_path / "crm.duckdb"
-    _run(raw, warehouse)
+    runs.run(raw, warehouse)
 
     assert query(
         warehouse, "select table_name, source_file, source_row, quarantine_reason from audit.quarantined_rows"
@@ -209,7 +227,7 @@ def test_one_blank_customer_id_in_a_small_export_is_quarantined_and_the_run_goes
     assert outcome.failed_warnings == []
 
 
-def test_an_empty_rfm_with_completed_orders_stops_the_segments(tmp_path: Path) -> None:
+def test_an_empty_rfm_with_completed_orders_stops_the_segments(tmp_path: Path, runs: PipelineRuns) -> None:
     """Every order is of an unknown customer; with the quarantine gate off (share 1) the RFM check
     still stops the run: customer_rfm comes out empty although 35 completed orders exist."""
     raw = _raw_with_tiny_customers(tmp_path)
@@ -217,7 +235,7 @@ def test_an_empty_rfm_with_completed_orders_stops_the_segments(tmp_path: Path) -
     _write(raw / "orders.csv", ORDER_HEADER, orders)
     warehouse = tmp_path / "crm.duckdb"
     with pytest.raises(DbtBuildError) as failure:
-        _run(raw, warehouse, extra_vars={"max_quarantine_share": 1})
+        runs.run(raw, warehouse, extra_vars={"max_quarantine_share": 1})
     message = str(failure.value)
     assert "not_empty_when_completed_orders_customer_rfm" in message
     assert (
@@ -226,7 +244,7 @@ def test_an_empty_rfm_with_completed_orders_stops_the_segments(tmp_path: Path) -
     )
     assert "quarantine gate:" not in message
     # dim_customers, which every segment reads, waits for customer_rfm's tests.
-    assert _statuses("customer_rfm", "dim_customers") == {
+    assert runs.statuses(warehouse, "customer_rfm", "dim_customers") == {
         "customer_rfm": "success",
         "dim_customers": "skipped",
     }
