@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pytest
 from filelock import FileLock
 
 from orchestration import pipeline
+from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse, marts_path
 from orchestration.settings import (
     DEFAULT_CATALOG_PATH,
@@ -132,6 +133,21 @@ def build_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuildWarehouse:
     return build
 
 
+RunDbt = Callable[..., object]
+
+
+@pytest.fixture(scope="session")
+def dbt_at_one_path(tmp_path_factory: pytest.TempPathFactory) -> RunDbt:
+    """`run_dbt` with the settings' warehouse moved to the worker's build path for the invocation
+    (`built_at_one_path`): dbt parses only what changed since the worker's last build there."""
+
+    def run(command: str, settings: Settings, *more: str, **options: object) -> object:
+        with built_at_one_path(settings.duckdb_path, tmp_path_factory) as build_path:
+            return run_dbt(command, replace(settings, duckdb_path=build_path), *more, **options)
+
+    return run
+
+
 @contextmanager
 def built_at_one_path(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Moves `warehouse` (and its marts file) to one folder per worker for a build, then back; dbt keeps
@@ -196,6 +212,7 @@ def copy_warehouse(source: Path, target: Path) -> Path:
 
     The views over the sync state in the marts file (marts.sync_runs, marts.sync_row_errors) name the
     warehouse by its file's stem: a test that reads them keeps the name (another folder)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     if marts_path(source).exists():
         shutil.copyfile(marts_path(source), marts_path(target))

@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration.dbt_runner import run_dbt
 from orchestration.settings import PROJECT_DIR, Settings
-from tests.conftest import EXCLUDE_RESOURCE_TYPES_ENV, TINY_AS_OF, TINY_RAW_DIR, copy_warehouse
+from tests.conftest import EXCLUDE_RESOURCE_TYPES_ENV, TINY_AS_OF, TINY_RAW_DIR, RunDbt, copy_warehouse
 
 
 def defined_unit_tests() -> set[str]:
@@ -20,13 +19,15 @@ def defined_unit_tests() -> set[str]:
 
 
 def test_every_unit_test_passes(
-    tiny_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dbt_at_one_path: RunDbt, tiny_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The unit tests mock their inputs, but dbt reads the inputs' columns from the warehouse.
     warehouse = tmp_path / "crm.duckdb"
     copy_warehouse(tiny_warehouse, warehouse)
     monkeypatch.delenv(EXCLUDE_RESOURCE_TYPES_ENV)
-    result = run_dbt("test", Settings(TINY_RAW_DIR, TINY_AS_OF, warehouse), "--select", "test_type:unit")
+    result = dbt_at_one_path(
+        "test", Settings(TINY_RAW_DIR, TINY_AS_OF, warehouse), "--select", "test_type:unit"
+    )
     outcomes = {
         f"{r.node.tested_node_unique_id.split('.')[-1]}::{r.node.name}": str(r.status)
         for r in result.result.results

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.segments.catalog import load_catalog_file
 from orchestration.settings import DEFAULT_CATALOG_PATH, DEFAULT_RAW_DIR, Settings
-from tests.conftest import SAMPLE_REPLAY_DATES, BuildWarehouse, SampleReplay, copy_warehouse, query
+from tests.conftest import SAMPLE_REPLAY_DATES, BuildWarehouse, RunDbt, SampleReplay, copy_warehouse, query
 
 # The module runs dbt and the pipeline on copies of the replay warehouse itself.
 pytestmark = pytest.mark.slow
@@ -75,7 +74,7 @@ def test_history_has_each_replayed_date_and_its_last_date_is_segment_kpis(
 
 
 def test_rerunning_the_latest_date_rewrites_what_it_wrote(
-    sample_replay: SampleReplay, tmp_path: Path
+    dbt_at_one_path: RunDbt, sample_replay: SampleReplay, tmp_path: Path
 ) -> None:
     warehouse = _copy(sample_replay, tmp_path)
     before = _history(warehouse)
@@ -88,7 +87,7 @@ def test_rerunning_the_latest_date_rewrites_what_it_wrote(
             [LAST],
         )
     assert _history(warehouse) != before
-    run_dbt("build", Settings(DEFAULT_RAW_DIR, LAST, warehouse), "--select", "segment_kpi_history")
+    dbt_at_one_path("build", Settings(DEFAULT_RAW_DIR, LAST, warehouse), "--select", "segment_kpi_history")
     assert _history(warehouse) == before
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.settings import Settings
-from tests.conftest import TINY_AS_OF, TINY_RAW_DIR, copy_warehouse, query
+from tests.conftest import TINY_AS_OF, TINY_RAW_DIR, RunDbt, copy_warehouse, query
 
 # Whole pipeline runs, Dagster jobs or `make` processes: `make test-fast` skips them.
 pytestmark = pytest.mark.slow
@@ -30,7 +29,7 @@ def _relations(path: Path) -> set[tuple[str, str]]:
 
 
 def test_only_relations_no_node_builds_are_dropped(
-    tiny_warehouse: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    dbt_at_one_path: RunDbt, tiny_warehouse: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     warehouse = tmp_path / "crm.duckdb"
     copy_warehouse(tiny_warehouse, warehouse)
@@ -42,14 +41,14 @@ def test_only_relations_no_node_builds_are_dropped(
     settings = Settings(raw_dir=TINY_RAW_DIR, as_of=TINY_AS_OF, duckdb_path=warehouse)
 
     capfd.readouterr()
-    run_dbt("run-operation", settings, "drop_orphaned_relations")
+    dbt_at_one_path("run-operation", settings, "drop_orphaned_relations")
     listed = re.findall(
         r'Orphaned (?:table|view) \(dry run, kept\): "\w+"\."(\w+)"\."(\w+)"', capfd.readouterr().out
     )
     assert set(listed) == LEFT_BEHIND
     assert _relations(warehouse) == built, "a dry run drops nothing"
 
-    run_dbt("run-operation", settings, "drop_orphaned_relations", "--args", "{dry_run: false}")
+    dbt_at_one_path("run-operation", settings, "drop_orphaned_relations", "--args", "{dry_run: false}")
     remaining = _relations(warehouse)
     assert remaining == built - LEFT_BEHIND
     assert remaining >= OUTSIDE_DBT and ("marts", "customer_rfm") in remaining

@@ -21,13 +21,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.predictions import clv
 from orchestration.sample_data import GeneratorConfig, generate
 from orchestration.segments.catalog import compile_catalog, load_catalog_file, warehouse_fields
 from orchestration.settings import DEFAULT_CATALOG_PATH, Settings
-from tests.conftest import FIXTURES, BuildWarehouse, copy_warehouse, query
+from tests.conftest import FIXTURES, BuildWarehouse, RunDbt, copy_warehouse, query
 
 CDNOW = FIXTURES / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
 PREDICTIONS_RAW_DIR = FIXTURES / "predictions"
@@ -164,7 +163,7 @@ def test_thin_data_fits_nothing_and_warns(caplog: pytest.LogCaptureFixture) -> N
 
 
 def test_thin_warehouse_has_null_predictions_a_status_and_a_warning_test(
-    tiny_warehouse: Path, tmp_path: Path
+    dbt_at_one_path: RunDbt, tiny_warehouse: Path, tmp_path: Path
 ) -> None:
     rows = query(
         tiny_warehouse,
@@ -189,10 +188,10 @@ def test_thin_warehouse_has_null_predictions_a_status_and_a_warning_test(
         ("gamma_gamma", "v", None, 3, "thin_data", True),
     ]
     # The warning-level dbt test on the status flags the run (a WARN in dbt, a warning check in Dagster).
-    warehouse = tmp_path / "thin.duckdb"
+    warehouse = tmp_path / "thin" / "crm.duckdb"
     copy_warehouse(tiny_warehouse, warehouse)
     settings = Settings(raw_dir=FIXTURES / "tiny", as_of=AS_OF, duckdb_path=warehouse)
-    result = run_dbt("test", settings, "--select", "clv_model_fits,test_name:accepted_values")
+    result = dbt_at_one_path("test", settings, "--select", "clv_model_fits,test_name:accepted_values")
     assert sorted((r.node.name, str(r.status)) for r in result.result.results) == [
         ("accepted_values_clv_model_fits_model__bg_nbd__gamma_gamma", "pass"),
         ("accepted_values_clv_model_fits_status__ok", "warn"),

@@ -25,10 +25,9 @@ import pytest
 import yaml
 from scipy import stats
 
-from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.settings import DEFAULT_RAW_DIR, PROJECT_DIR, Settings
-from tests.conftest import SAMPLE_REPLAY_DATES, BuildWarehouse, SampleReplay, copy_warehouse, query
+from tests.conftest import SAMPLE_REPLAY_DATES, BuildWarehouse, RunDbt, SampleReplay, copy_warehouse, query
 
 UNIT_TESTS = PROJECT_DIR / "dbt_project" / "models" / "segments" / "outcomes" / "_outcomes__unit_tests.yml"
 AS_OF = date(2024, 6, 30)
@@ -155,7 +154,9 @@ def _draw_entries() -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def uplift_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple]]:
+def uplift_warehouse(
+    dbt_at_one_path: RunDbt, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[tuple]]:
     warehouse = tmp_path_factory.mktemp("uplift") / "uplift.duckdb"
     rows = _draw_entries()
     window_columns = ", ".join(
@@ -177,7 +178,7 @@ def uplift_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, li
             [list(row) for row in rows],
         )
     settings = Settings(raw_dir=DEFAULT_RAW_DIR, as_of=AS_OF, duckdb_path=warehouse)
-    run_dbt(
+    dbt_at_one_path(
         "run",
         settings,
         "--select",

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 from orchestration.__main__ import main
-from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import connect_warehouse
 from orchestration.settings import Settings
 from orchestration.syncs.state import TABLES
-from tests.conftest import TINY_AS_OF, TINY_RAW_DIR, copy_warehouse, query
+from tests.conftest import TINY_AS_OF, TINY_RAW_DIR, RunDbt, copy_warehouse, query
 
 VIP_CSV_HEADER = "email,first_name,city,rfm_segment,lifecycle_status,avg_order_value\n"
 
@@ -47,7 +46,7 @@ def test_dbt_creates_the_sync_state_tables_exactly_as_the_syncs_write_them(tiny_
 
 
 def test_dbt_upgrades_a_sync_runs_table_from_before_the_shared_email_count(
-    tiny_warehouse: Path, tmp_path: Path
+    dbt_at_one_path: RunDbt, tiny_warehouse: Path, tmp_path: Path
 ):
     warehouse = tmp_path / "crm.duckdb"
     copy_warehouse(tiny_warehouse, warehouse)
@@ -63,7 +62,7 @@ def test_dbt_upgrades_a_sync_runs_table_from_before_the_shared_email_count(
         "values ('r0', 's', 'file', 'success')",
     )
 
-    run_dbt(
+    dbt_at_one_path(
         "build", Settings(TINY_RAW_DIR, TINY_AS_OF, warehouse), "--select", "path:dbt_project/models/syncs"
     )
     assert query(warehouse, "select run_id, excluded_shared_email from marts.sync_runs") == [("r0", None)]
@@ -76,7 +75,11 @@ def test_dbt_upgrades_a_sync_runs_table_from_before_the_shared_email_count(
 
 
 def test_shipped_syncs_on_a_built_warehouse_survive_a_dbt_rebuild(
-    tiny_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    dbt_at_one_path: RunDbt,
+    tiny_warehouse: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ):
     warehouse = tmp_path / "crm.duckdb"
     copy_warehouse(tiny_warehouse, warehouse)
@@ -113,7 +116,7 @@ def test_shipped_syncs_on_a_built_warehouse_survive_a_dbt_rebuild(
 
     # Rebuilding the sync models, even with --full-refresh, keeps the state, the audit and the opt-out.
     # (Only these models read sync_state; no dbt model writes there, and dbt never drops what it doesn't own.)
-    run_dbt(
+    dbt_at_one_path(
         "build",
         Settings(TINY_RAW_DIR, TINY_AS_OF, warehouse),
         "--select",
