@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from orchestration.__main__ import main
-from orchestration.dbt_docs import EXPOSURES_FILE, docs_dir, sync_exposure
-from orchestration.settings import DEFAULT_COMPILED_DIR
+from orchestration.dbt_docs import EXPOSURES_FILE, docs_dir, docs_target_path, sync_exposure
+from orchestration.settings import DEFAULT_COMPILED_DIR, PROJECT_DIR
 from orchestration.syncs.config import parse_sync
 from tests.conftest import copy_warehouse
 
@@ -124,3 +124,9 @@ def test_docs_of_a_warehouse_carry_its_columns_and_row_counts(tiny_warehouse, tm
     rfm = catalog["nodes"]["model.crm_segments.customer_rfm"]
     assert {"customer_id", "rfm_segment", "monetary"} <= set(rfm["columns"])
     assert rfm["metadata"]["schema"] == "marts"
+
+
+def test_make_docs_keeps_dbts_artifacts_in_one_folder() -> None:
+    """Kept between runs, so the next `make docs` parses only what changed."""
+    assert docs_target_path({}) == PROJECT_DIR / "target" / "docs"
+    assert docs_target_path({"DBT_TARGET_PATH": "/tmp/elsewhere"}) == Path("/tmp/elsewhere")
