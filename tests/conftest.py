@@ -158,6 +158,7 @@ def built_at_one_path(warehouse: Path, tmp_path_factory: pytest.TempPathFactory)
     """
     folder = tmp_path_factory.getbasetemp() / "builds"
     folder.mkdir(exist_ok=True)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
     build_path = folder / warehouse.name
     files = [(source, build_path.parent / source.name) for source in _warehouse_files(warehouse)]
     for source, target in files:

@@ -13,7 +13,7 @@ import yaml
 from orchestration.replay import clv_fit_dates, fill_history
 from orchestration.segments.check import check_segments
 from orchestration.settings import Settings
-from tests.conftest import TINY_RAW_DIR, BuildWarehouse, copy_warehouse, query
+from tests.conftest import TINY_RAW_DIR, BuildWarehouse, built_at_one_path, copy_warehouse, query
 
 D1, D2, D3 = date(2024, 3, 15), date(2024, 4, 5), date(2024, 6, 30)
 HISTORY_TABLES = (
@@ -60,10 +60,14 @@ def history_warehouse(
 
 
 def test_a_replay_fills_the_same_history_and_marts_as_date_by_date_runs(
-    history_warehouse: Path, marts_by_date: dict[date, dict[str, list[tuple]]], tmp_path: Path
+    history_warehouse: Path,
+    marts_by_date: dict[date, dict[str, list[tuple]]],
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    warehouse = tmp_path / "filled.duckdb"
-    filled = fill_history(Settings(TINY_RAW_DIR, D1, warehouse), [D1, D2, D3], clv_fit_every_days=7)
+    warehouse = tmp_path / "filled" / "crm.duckdb"
+    with built_at_one_path(warehouse, tmp_path_factory) as build_path:
+        filled = fill_history(Settings(TINY_RAW_DIR, D1, build_path), [D1, D2, D3], clv_fit_every_days=7)
     assert [(day.as_of, day.clv_fitted) for day in filled] == [(D1, True), (D2, True), (D3, True)]
     for table in HISTORY_TABLES:
         assert query(warehouse, f"select * from {table} order by all") == query(
