@@ -34,7 +34,7 @@ import duckdb
 
 from orchestration import raw_formats
 from orchestration.raw_contract import RAW_FILE_SUFFIXES, RAW_TABLES, RAW_TABLES_BY_NAME, RawTable
-from orchestration.raw_formats import FORMAT_FILE, RawDataError, TableFormat, normalise_header
+from orchestration.raw_formats import FORMAT_FILE, RawDataError, TableFormat, normalise_header, trimmed_header
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def _plan_file(
             raise RawDataError(f"{name}: column {normalised!r} appears twice")
         by_normalised_name[normalised] = file_column
     # Messages name the headers as the file spells them (trimmed), not as they are matched.
-    found = ", ".join(_shown_header(header) for header in by_normalised_name.values()) or "none"
+    found = ", ".join(trimmed_header(header) for header in by_normalised_name.values()) or "none"
     # contract column -> normalised header: the declared mapping, else the column's own name
     wanted = {column: column for column in table.columns}
     for column, header in fmt.columns:
@@ -265,14 +265,12 @@ def _plan_file(
             raise RawDataError(f"{name}: needs at least one of the columns {', '.join(group)}")
     used = {normalise_header(file_column) for file_column in present.values()}
     ignored = tuple(
-        _shown_header(file_column) for header, file_column in by_normalised_name.items() if header not in used
+        trimmed_header(file_column)
+        for header, file_column in by_normalised_name.items()
+        if header not in used
     )
     fingerprint = _fingerprint(landing.raw_dir, path, fmt)
     return _PlannedFile(path, name, fingerprint, present, ignored, fmt, encoding)
-
-
-def _shown_header(file_column: str) -> str:
-    return file_column.strip().lstrip("\ufeff").strip()
 
 
 def _plan_table(con: duckdb.DuckDBPyConnection, landing: _Landing, table: RawTable) -> _PlannedTable:

@@ -152,9 +152,14 @@ def _table_format(table: str, entry: object, columns: tuple[str, ...]) -> TableF
     )
 
 
+def trimmed_header(name: str) -> str:
+    """A file's header without surrounding spaces or a BOM: as messages show it."""
+    return name.strip().lstrip("\ufeff").strip()
+
+
 def normalise_header(name: str) -> str:
     """How a file's header is matched: trimmed (a BOM too), case-insensitive."""
-    return name.strip().lstrip("\ufeff").strip().lower()
+    return trimmed_header(name).lower()
 
 
 # --- encodings ---------------------------------------------------------------------------------------
