@@ -13,32 +13,25 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from orchestration.dbt_project import ensure_manifest
+from orchestration.dbt_project import DOCS_TARGET_PATH, ensure_manifest, kept_target_path
 from orchestration.dbt_runner import run_dbt
 from orchestration.duckdb_profile import MARTS_SCHEMAS
 from orchestration.publish import ASSET_KEY_PATH
 from orchestration.segments.catalog import load_catalog_file
-from orchestration.settings import PROJECT_DIR, Settings
+from orchestration.settings import Settings
 from orchestration.syncs.config import SyncDefinition, SyncSettings, load_syncs
 from orchestration.syncs.source import marts_read
 from orchestration.warehouse_lock import wait_for_warehouse
 
 EXPOSURES_FILE = Path("models") / "exposures" / "_generated_exposures.yml"
 DEFAULT_OWNER = "crm-team"
-# dbt's artifacts of `make docs`, kept between runs: dbt then parses only what changed.
-DOCS_TARGET_PATH = Path("target") / "docs"
-
-
-def docs_target_path(env: Mapping[str, str]) -> Path:
-    """dbt's target folder for `make docs`: DBT_TARGET_PATH when set, else target/docs."""
-    return Path(env.get("DBT_TARGET_PATH") or PROJECT_DIR / DOCS_TARGET_PATH)
 
 
 def docs_dir(duckdb_path: Path) -> Path:
@@ -138,7 +131,7 @@ def build_docs(settings: Settings, sync_settings: SyncSettings, say: Callable[[s
     (column types, row counts); a warehouse another process holds is waited for, as `make run` does.
     """
     exposures = write_exposures(settings, sync_settings)
-    target = docs_target_path(os.environ)
+    target = kept_target_path(DOCS_TARGET_PATH, os.environ)
     try:
         with tempfile.TemporaryDirectory(prefix="crm_segments_docs_") as scratch:
             if settings.duckdb_path.exists():

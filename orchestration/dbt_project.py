@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
@@ -18,6 +19,14 @@ DAGSTER_TARGET_PATH = Path("target") / "dagster"
 # The job's dbt runs, one after another, in one folder: dbt parses only what changed since the last run
 # (dagster-dbt's default, a new folder per run, parsed the whole project every night).
 DAGSTER_RUN_TARGET_PATH = DAGSTER_TARGET_PATH / "run"
+# dbt's artifacts of `make docs`, kept between runs for the same reason.
+DOCS_TARGET_PATH = Path("target") / "docs"
+
+
+def kept_target_path(folder: Path, env: Mapping[str, str]) -> Path:
+    """The target folder a command's dbt runs reuse: DBT_TARGET_PATH when set (the tests', the
+    benchmark's), else `folder` under the project."""
+    return Path(env.get("DBT_TARGET_PATH") or PROJECT_DIR / folder)
 
 
 class DbtParseError(RuntimeError):

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from orchestration.__main__ import main
-from orchestration.dbt_docs import EXPOSURES_FILE, docs_dir, docs_target_path, sync_exposure
+from orchestration.dbt_docs import EXPOSURES_FILE, docs_dir, sync_exposure
+from orchestration.dbt_project import DOCS_TARGET_PATH, kept_target_path
 from orchestration.settings import DEFAULT_COMPILED_DIR, PROJECT_DIR
 from orchestration.syncs.config import parse_sync
 from tests.conftest import copy_warehouse
@@ -128,5 +129,5 @@ def test_docs_of_a_warehouse_carry_its_columns_and_row_counts(tiny_warehouse, tm
 
 def test_make_docs_keeps_dbts_artifacts_in_one_folder() -> None:
     """Kept between runs, so the next `make docs` parses only what changed."""
-    assert docs_target_path({}) == PROJECT_DIR / "target" / "docs"
-    assert docs_target_path({"DBT_TARGET_PATH": "/tmp/elsewhere"}) == Path("/tmp/elsewhere")
+    assert kept_target_path(DOCS_TARGET_PATH, {}) == PROJECT_DIR / "target" / "docs"
+    assert kept_target_path(DOCS_TARGET_PATH, {"DBT_TARGET_PATH": "/tmp/elsewhere"}) == Path("/tmp/elsewhere")

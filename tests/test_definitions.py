@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from orchestration.assets.dbt import run_target_path
 from orchestration.checks import build_quality_checks
+from orchestration.dbt_project import DAGSTER_RUN_TARGET_PATH, kept_target_path
 from orchestration.definitions import defs
 from orchestration.resources import AS_OF_TAG, build_resources
 from orchestration.segments.catalog import load_catalog_file
@@ -46,8 +46,8 @@ def test_the_dbt_resource_runs_the_venvs_dbt_and_knows_its_version_without_askin
 def test_every_run_of_the_job_keeps_dbts_artifacts_in_one_folder() -> None:
     """One folder for every run, so dbt parses only what changed since the last night (a folder per
     run parsed the whole project each time and stayed behind)."""
-    assert run_target_path({}) == PROJECT_DIR / "target" / "dagster" / "run"
-    assert run_target_path({"DBT_TARGET_PATH": "/tmp/elsewhere"}) == Path("/tmp/elsewhere")
+    assert kept_target_path(DAGSTER_RUN_TARGET_PATH, {}) == PROJECT_DIR / "target" / "dagster" / "run"
+    assert kept_target_path(DAGSTER_RUN_TARGET_PATH, {"DBT_TARGET_PATH": "/tmp/e"}) == Path("/tmp/e")
 
 
 def test_every_dbt_node_waits_for_the_landing() -> None:

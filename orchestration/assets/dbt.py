@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -12,11 +11,15 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.assets.failures import failure_without_retry, no_retry_on_deterministic_errors
 from orchestration.assets.raw import MANIFEST_NAME, SEGMENT_CATALOG_KEY, raw_asset_key
-from orchestration.dbt_project import DAGSTER_RUN_TARGET_PATH, crm_dbt_project, ensure_manifest
+from orchestration.dbt_project import (
+    DAGSTER_RUN_TARGET_PATH,
+    crm_dbt_project,
+    ensure_manifest,
+    kept_target_path,
+)
 from orchestration.dbt_runner import dbt_vars, environment
 from orchestration.resources import CrmSettingsResource
 from orchestration.segments.dbt_files import GENERATED_NODES
-from orchestration.settings import PROJECT_DIR
 from orchestration.warehouse_lock import lock_holder, locked_sentence
 
 
@@ -60,7 +63,7 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
             ],
             context=context,
             raise_on_error=False,
-            target_path=run_target_path(os.environ),
+            target_path=kept_target_path(DAGSTER_RUN_TARGET_PATH, os.environ),
         )
         yield from _stream_or_stop(invocation)
     if not invocation.is_successful():
@@ -76,12 +79,6 @@ def crm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm_s
                 "dbt tests failed: " + ", ".join(sorted(_node_name(node) for node in failed))
             )
         raise error or dg.Failure(description="dbt build failed")
-
-
-def run_target_path(env: Mapping[str, str]) -> Path:
-    """The folder of dbt's artifacts and partial parse for the job's runs: DBT_TARGET_PATH when set (the
-    tests', the benchmark's), else one folder under the project's target/ that every run reuses."""
-    return Path(env.get("DBT_TARGET_PATH") or PROJECT_DIR / DAGSTER_RUN_TARGET_PATH)
 
 
 def _stream_or_stop(invocation: Any) -> Iterator[Any]:
